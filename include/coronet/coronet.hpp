@@ -1,0 +1,6 @@
+// coronet — HTTP/1.1 and gRPC as C++20 coroutines over standalone Asio.
+// The umbrella header: includes every public header that this build provides.
+#pragma once
+
+#include <coronet/config.hpp>
+#include <coronet/runtime.hpp>

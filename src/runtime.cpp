@@ -1,0 +1,120 @@
+#include <coronet/runtime.hpp>
+
+#include <asio/signal_set.hpp>
+
+#include <csignal>
+
+namespace coronet {
+
+namespace {
+
+std::size_t thread_count(std::size_t requested) {
+  if (requested != 0) return requested;
+  const auto hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : hw;
+}
+
+}  // namespace
+
+runtime::runtime(runtime_options options) : options_(options) {
+  const auto n = thread_count(options_.threads);
+  owned_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    // Each context is run by exactly one thread: the hint lets Asio skip internal locking.
+    owned_.push_back(std::make_unique<asio::io_context>(1));
+    contexts_.push_back(owned_.back().get());
+  }
+}
+
+runtime::runtime(asio::io_context& context, runtime_options options) : options_(options) {
+  contexts_.push_back(&context);
+}
+
+runtime::~runtime() {
+  halt();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  // Destroy owned contexts in reverse order of creation; pending handlers (and with them
+  // suspended coroutine frames) are destroyed here.
+  while (!owned_.empty()) owned_.pop_back();
+}
+
+runtime::executor_type runtime::next_executor() noexcept {
+  const auto i = next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size();
+  return contexts_[i]->get_executor();
+}
+
+std::optional<runtime::executor_type> runtime::current_executor() const noexcept {
+  for (auto* ctx : contexts_) {
+    auto ex = ctx->get_executor();
+    if (ex.running_in_this_thread()) return ex;
+  }
+  return std::nullopt;
+}
+
+std::size_t runtime::add_stop_hook(stop_hook hook) {
+  std::lock_guard lock(hooks_mutex_);
+  hooks_.emplace_back(next_hook_id_, std::move(hook));
+  return next_hook_id_++;
+}
+
+void runtime::remove_stop_hook(std::size_t id) {
+  std::lock_guard lock(hooks_mutex_);
+  std::erase_if(hooks_, [id](const auto& entry) { return entry.first == id; });
+}
+
+void runtime::run() {
+  for (auto* ctx : contexts_) guards_.push_back(asio::make_work_guard(*ctx));
+
+  std::optional<asio::signal_set> signals;
+  if (options_.handle_signals) {
+    signals.emplace(*contexts_[0], SIGINT, SIGTERM);
+    signals->async_wait([this](const std::error_code& ec, int) {
+      if (!ec) stop();
+    });
+    cancel_signals_ = [&signals] { signals->cancel(); };
+  }
+  if (stopping()) halt();
+
+  for (std::size_t i = 1; i < contexts_.size(); ++i) {
+    threads_.emplace_back([ctx = contexts_[i]] { ctx->run(); });
+  }
+  contexts_[0]->run();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  cancel_signals_ = nullptr;
+}
+
+void runtime::stop() {
+  if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
+  asio::co_spawn(*contexts_[0], drain(), asio::detached);
+}
+
+asio::awaitable<void> runtime::drain() {
+  std::vector<stop_hook> hooks;
+  {
+    std::lock_guard lock(hooks_mutex_);
+    for (auto& entry : hooks_) hooks.push_back(entry.second);
+  }
+  // Run the hooks concurrently (each server drains on its own) and wait for the last one.
+  auto ex = co_await asio::this_coro::executor;
+  auto remaining = std::make_shared<std::size_t>(hooks.size());
+  auto all_done = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+  for (auto& hook : hooks) {
+    asio::co_spawn(ex, std::move(hook), [remaining, all_done](std::exception_ptr) {
+      if (--*remaining == 0) all_done->cancel();
+    });
+  }
+  if (*remaining != 0) co_await all_done->async_wait(detail::use_nothrow);
+  halt();
+}
+
+void runtime::halt() {
+  if (cancel_signals_) cancel_signals_();
+  guards_.clear();
+  // An embedding caller's io_context is theirs to stop: releasing our guard is enough.
+  for (auto& ctx : owned_) ctx->stop();
+}
+
+}  // namespace coronet
