@@ -4,3 +4,7 @@
 
 #include <coronet/config.hpp>
 #include <coronet/runtime.hpp>
+#include <coronet/http/body_writer.hpp>
+#include <coronet/http/message.hpp>
+#include <coronet/http/router.hpp>
+#include <coronet/http/server.hpp>

@@ -1,0 +1,147 @@
+// HTTP messages: status codes, header fields, request and response.
+//
+// A handler receives a fully read `request` (body decoded, chunked or not) and returns a
+// `response`; coronet adds Content-Length, Date and Connection itself.
+//
+//     co_return http::response::text("Hello, World!");
+//     co_return http::response::json(R"({"id": 7})", http::status::created);
+//     if (auto type = req.headers.get("content-type")) { ... }   // case-insensitive
+#pragma once
+
+#include <coronet/detail/asio.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace coronet::http {
+
+class body_writer;
+
+enum class status : std::uint16_t {
+  continue_ = 100,
+  switching_protocols = 101,
+  ok = 200,
+  created = 201,
+  accepted = 202,
+  no_content = 204,
+  moved_permanently = 301,
+  found = 302,
+  see_other = 303,
+  not_modified = 304,
+  temporary_redirect = 307,
+  permanent_redirect = 308,
+  bad_request = 400,
+  unauthorized = 401,
+  forbidden = 403,
+  not_found = 404,
+  method_not_allowed = 405,
+  request_timeout = 408,
+  conflict = 409,
+  length_required = 411,
+  payload_too_large = 413,
+  uri_too_long = 414,
+  unsupported_media_type = 415,
+  expectation_failed = 417,
+  unprocessable_content = 422,
+  too_many_requests = 429,
+  request_header_fields_too_large = 431,
+  internal_server_error = 500,
+  not_implemented = 501,
+  bad_gateway = 502,
+  service_unavailable = 503,
+  gateway_timeout = 504,
+  http_version_not_supported = 505,
+};
+
+/// The reason phrase of a status code ("Not Found"); "Unknown" for codes coronet has no name for.
+[[nodiscard]] std::string_view reason_phrase(unsigned code) noexcept;
+[[nodiscard]] inline std::string_view reason_phrase(status s) noexcept {
+  return reason_phrase(static_cast<unsigned>(s));
+}
+
+/// ASCII case-insensitive equality, as header names compare.
+[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
+
+/// Header fields in arrival order. Names compare case-insensitively; a name may repeat.
+class fields {
+ public:
+  struct field {
+    std::string name;
+    std::string value;
+  };
+  using const_iterator = std::vector<field>::const_iterator;
+
+  /// Appends a field, keeping any earlier one of the same name.
+  void add(std::string_view name, std::string_view value);
+  /// Replaces every field of this name with one.
+  void set(std::string_view name, std::string_view value);
+  /// Removes every field of this name; returns how many there were.
+  std::size_t erase(std::string_view name);
+  /// The value of the first field of this name.
+  [[nodiscard]] std::optional<std::string_view> get(std::string_view name) const noexcept;
+  [[nodiscard]] bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
+
+  [[nodiscard]] std::size_t size() const noexcept { return fields_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return fields_.empty(); }
+  [[nodiscard]] const_iterator begin() const noexcept { return fields_.begin(); }
+  [[nodiscard]] const_iterator end() const noexcept { return fields_.end(); }
+  void clear() noexcept { fields_.clear(); }
+
+  // The parser appends names and values in pieces as they arrive.
+  std::vector<field>& storage() noexcept { return fields_; }
+
+ private:
+  std::vector<field> fields_;
+};
+
+struct request {
+  std::string method;  ///< "GET", "POST", ... as received (methods are case-sensitive)
+  std::string target;  ///< request-target as received: "/users/7?full=1"
+  int version = 11;    ///< 10 for HTTP/1.0, 11 for HTTP/1.1
+  fields headers;
+  std::string body;  ///< the decoded body (chunked transfer coding removed)
+  /// Path parameters captured by the router: {name} segments, and "*" for a trailing wildcard.
+  std::vector<std::pair<std::string, std::string>> params;
+
+  /// The target up to '?'.
+  [[nodiscard]] std::string_view path() const noexcept;
+  /// The target after '?', without it; empty when there is none.
+  [[nodiscard]] std::string_view query() const noexcept;
+  /// A path parameter by name; empty when the route has none of that name.
+  [[nodiscard]] std::string_view param(std::string_view name) const noexcept;
+
+  void clear() noexcept;
+};
+
+/// Produces a streamed body: called after the head is sent, writes chunks through the writer.
+using body_producer = std::function<asio::awaitable<void>(body_writer&)>;
+
+struct response {
+  http::status status = http::status::ok;
+  fields headers;
+  std::string body;
+  /// When set, the body is streamed (chunked for HTTP/1.1, close-delimited for HTTP/1.0)
+  /// and `body` is ignored.
+  body_producer stream;
+
+  /// text/plain; charset=utf-8
+  static response text(std::string body, http::status s = http::status::ok);
+  /// application/json; the body is sent as given.
+  static response json(std::string body, http::status s = http::status::ok);
+  /// Raw bytes with the given content type.
+  static response bytes(std::string body, std::string_view content_type = "application/octet-stream",
+                        http::status s = http::status::ok);
+  /// A status with an empty body.
+  static response empty(http::status s);
+  /// A body of unknown length, written by `producer` as it becomes available.
+  static response streamed(body_producer producer,
+                           std::string_view content_type = "application/octet-stream",
+                           http::status s = http::status::ok);
+};
+
+}  // namespace coronet::http

@@ -1,0 +1,105 @@
+// http::server — an HTTP/1.1 server whose handlers are coroutines.
+//
+// One acceptor per runtime io_context, all on the same port (SO_REUSEPORT): the kernel
+// spreads connections, and each connection lives on one context for its whole life, one
+// coroutine each. Pipelined requests are answered in order, their responses gathered into
+// one write.
+//
+//     coronet::runtime rt;
+//     http::router routes;
+//     routes.get("/", [](http::request&) -> asio::awaitable<http::response> {
+//       co_return http::response::text("Hello, World!");
+//     });
+//     http::server server(rt, std::move(routes));
+//     server.listen("127.0.0.1", 8080);
+//     rt.run();   // Ctrl-C drains the server, then returns
+#pragma once
+
+#include <coronet/http/router.hpp>
+#include <coronet/runtime.hpp>
+
+#include <asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace coronet::http {
+
+using namespace std::chrono_literals;
+
+/// Limits and timeouts. Every breach has its answer; see README "Security and limits".
+struct server_options {
+  /// Request line plus header fields, in bytes. Over it: 431, then close.
+  std::size_t max_header_bytes = 16 * 1024;
+  /// Decoded request body, in bytes. Over it: 413, then close (before reading the body when
+  /// Content-Length announces it).
+  std::size_t max_body_bytes = 8 * 1024 * 1024;
+  /// From the first byte of a request to the end of its head. Over it: 408, then close.
+  std::chrono::milliseconds read_header_timeout = 10s;
+  /// Longest pause between two reads of a request body. Over it: 408, then close.
+  std::chrono::milliseconds body_read_timeout = 30s;
+  /// A keep-alive connection with no request in progress is closed silently after this.
+  std::chrono::milliseconds idle_timeout = 60s;
+  /// Longest wait for the client to take a response write. Over it: close.
+  std::chrono::milliseconds write_timeout = 30s;
+  /// Open connections per server. Excess connections are accepted, answered 503 with
+  /// `Connection: close` and closed, so a client learns at once instead of timing out.
+  std::size_t max_connections = 10'000;
+  /// Requests served on one connection before it is closed (with `Connection: close` on the
+  /// last answer). 0 means no limit.
+  std::size_t max_requests_per_connection = 10'000;
+  /// Queued pipelined responses, in bytes, after which the server stops reading from that
+  /// connection until the client has taken them.
+  std::size_t max_pending_output_bytes = 1024 * 1024;
+  /// Listen backlog of each acceptor.
+  int backlog = 1024;
+  /// `Server` header value; empty sends none.
+  std::string server_name = "coronet";
+};
+
+class server {
+ public:
+  /// Serves `routes` on the runtime's contexts. Registers a stop hook: stopping the runtime
+  /// drains this server with `drain_timeout`.
+  server(runtime& rt, router routes, server_options options = {});
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+  /// Closes the listeners and every connection without draining (call shutdown() first for
+  /// a graceful stop).
+  ~server();
+
+  /// Binds and listens on host:port (port 0 picks a free port; see port()). One acceptor per
+  /// context, with SO_REUSEPORT. Throws std::system_error when the address cannot be bound.
+  void listen(std::string_view host, std::uint16_t port);
+  /// The bound port, after listen().
+  [[nodiscard]] std::uint16_t port() const noexcept;
+
+  /// Serves an already accepted connection (e.g. handed over by a protocol-sniffing
+  /// listener). The socket must belong to one of the runtime's contexts. Bytes already read
+  /// from it can be passed as `preread`.
+  void serve(asio::ip::tcp::socket socket, std::string_view preread = {});
+
+  /// Graceful shutdown: stops accepting, closes idle connections, lets in-flight requests
+  /// finish (their answers carry `Connection: close`), and completes when every connection
+  /// is closed or `drain_timeout` has passed (the rest are then closed).
+  asio::awaitable<void> shutdown(std::chrono::milliseconds drain_timeout = 10s);
+
+  /// The timeout the runtime's stop hook uses for shutdown().
+  std::chrono::milliseconds drain_timeout = 10s;
+
+  /// Open connections, over all contexts.
+  [[nodiscard]] std::size_t connections() const noexcept;
+
+  struct state;  // shared with the connections; defined in src/http
+
+ private:
+  runtime& runtime_;
+  std::shared_ptr<state> state_;
+  std::size_t stop_hook_ = 0;
+};
+
+}  // namespace coronet::http

@@ -1,0 +1,513 @@
+// One HTTP/1.1 connection: a coroutine that reads, parses, dispatches and writes, on one
+// io_context for its whole life.
+//
+// The loop, in short: wait until the socket is readable (holding no buffer while idle),
+// read, let the parser cut requests out of the bytes, answer each in order, and when the
+// input is drained write every queued answer with one gather write. A watchdog timer closes
+// connections whose client is too slow; moving a deadline costs a store, not a timer call.
+#include "server_state.hpp"
+
+#include <coronet/http/body_writer.hpp>
+
+#include <asio/write.hpp>
+
+#include <charconv>
+#include <cstdio>
+
+namespace coronet::http::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using asio::ip::tcp;
+using coronet::detail::use_nothrow;
+
+constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
+
+void append_number(std::string& out, std::uint64_t n) {
+  char digits[24];
+  const auto r = std::to_chars(digits, digits + sizeof digits, n);
+  out.append(digits, r.ptr);
+}
+
+bool has_line_break(std::string_view s) noexcept {
+  return s.find_first_of("\r\n", 0, 3) != std::string_view::npos;  // CR, LF or NUL
+}
+
+// Drops the first n bytes of a buffer sequence held in a vector.
+void consume(std::vector<asio::const_buffer>& bufs, std::size_t n) {
+  std::size_t i = 0;
+  while (i < bufs.size() && n >= bufs[i].size()) n -= bufs[i++].size();
+  bufs.erase(bufs.begin(), bufs.begin() + static_cast<std::ptrdiff_t>(i));
+  if (!bufs.empty()) bufs.front() += n;
+}
+
+}  // namespace
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(std::shared_ptr<server::state> s, worker& w, tcp::socket socket)
+      : state_(std::move(s)), worker_(w), socket_(std::move(socket)), watchdog_(worker_.ctx) {}
+
+  static asio::awaitable<void> run(std::shared_ptr<connection> self, std::string preread);
+
+  /// Graceful shutdown: an idle connection closes now, a busy one after its current answer.
+  void drain() {
+    if (phase_ == phase::idle) {
+      drained_ = true;
+      std::error_code ignored;
+      socket_.cancel(ignored);
+    }
+  }
+  void close_now() {
+    std::error_code ignored;
+    socket_.close(ignored);
+  }
+
+ private:
+  enum class phase { idle, head, body, handling, writing };
+  class chunk_writer;
+
+  asio::awaitable<void> serve();
+  asio::awaitable<bool> on_head();
+  asio::awaitable<bool> on_message();
+  asio::awaitable<response> dispatch(request& req);
+  asio::awaitable<bool> stream(request& req, response& res, bool keep);
+  asio::awaitable<bool> flush();
+  asio::awaitable<std::error_code> write_now(std::vector<asio::const_buffer>& bufs);
+  asio::awaitable<void> send_error(http::status s, std::string_view why);
+  asio::awaitable<void> linger();
+  void serialize(exchange::pending& out, const request& req, response& res, bool keep,
+                 bool streamed);
+  exchange& ex() {
+    if (!ex_) ex_ = worker_.borrow(state_->limits());
+    return *ex_;
+  }
+
+  void set_deadline(clock::time_point d);
+  void set_timeout(std::chrono::milliseconds t) { set_deadline(clock::now() + t); }
+  void no_deadline() { deadline_ = clock::time_point::max(); }
+  void wait_watchdog();
+  void on_watchdog(const std::error_code& ec);
+
+  std::shared_ptr<server::state> state_;
+  worker& worker_;
+  tcp::socket socket_;
+  asio::steady_timer watchdog_;
+  clock::time_point deadline_ = clock::time_point::max();
+  clock::time_point armed_ = clock::time_point::max();
+  std::unique_ptr<exchange> ex_;
+  std::vector<asio::const_buffer> gather_;
+  std::size_t requests_ = 0;
+  phase phase_ = phase::idle;
+  bool fresh_ = true;       // no request seen yet
+  bool closing_ = false;    // the last answer is queued: flush, then close
+  bool head_without_body_ = false;  // the parser completes this message without more input
+  bool linger_ = false;     // input may still be arriving: drain it before closing
+  bool timed_out_ = false;  // the watchdog fired
+  bool drained_ = false;    // closed by graceful shutdown while idle
+  bool done_ = false;
+};
+
+asio::awaitable<void> connection::run(std::shared_ptr<connection> self, std::string preread) {
+  auto& c = *self;
+  c.worker_.connections.insert(&c);
+  std::error_code ec;
+  c.socket_.non_blocking(true, ec);
+  c.socket_.set_option(tcp::no_delay(true), ec);
+  // A new connection must deliver its first request head in time, like any other.
+  c.set_timeout(c.state_->options.read_header_timeout);
+  if (!preread.empty()) {
+    auto& e = c.ex();
+    const auto n = std::min(preread.size(), exchange::buffer_size);
+    std::copy_n(preread.data(), n, e.buffer.get());
+    e.end = n;
+    c.phase_ = phase::head;
+    c.fresh_ = false;
+  }
+  try {
+    co_await c.serve();
+    if (c.linger_ && !c.timed_out_) co_await c.linger();
+  } catch (...) {
+    // Nothing a connection does should throw; if it does, this connection alone ends.
+  }
+  c.done_ = true;
+  c.watchdog_.cancel();
+  c.worker_.connections.erase(&c);
+  if (c.ex_) c.worker_.give_back(std::move(c.ex_));
+  c.socket_.close(ec);
+  c.state_->live.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+asio::awaitable<void> connection::serve() {
+  const auto& opt = state_->options;
+  for (;;) {
+    // After a head without a body the parser completes the message with no further input.
+    if (!head_without_body_ && (!ex_ || ex_->buffered() == 0)) {
+      if (!co_await flush()) co_return;
+      if (closing_) co_return;
+      if (ex_ && ex_->parser.idle()) worker_.give_back(std::move(ex_));
+      if (!ex_) {
+        if (state_->draining.load(std::memory_order_relaxed)) co_return;
+        phase_ = phase::idle;
+        set_timeout(fresh_ ? opt.read_header_timeout : opt.idle_timeout);
+      }
+      auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
+      if (ec || timed_out_) {
+        // Silence for a connection that never started a request; 408 for one that did.
+        if (timed_out_ && phase_ != phase::idle) {
+          co_await send_error(http::status::request_timeout, "request timeout");
+        }
+        co_return;
+      }
+      auto& e = ex();
+      const auto n = socket_.read_some(
+          asio::buffer(e.buffer.get() + e.end, exchange::buffer_size - e.end), ec);
+      if (ec == asio::error::would_block) continue;
+      if (ec) co_return;  // the peer closed or reset: there is no one to answer
+      e.end += n;
+      if (phase_ == phase::idle) {
+        phase_ = phase::head;
+        fresh_ = false;
+        set_timeout(opt.read_header_timeout);
+      } else if (phase_ == phase::body) {
+        set_timeout(opt.body_read_timeout);
+      }
+    }
+
+    auto& e = *ex_;
+    head_without_body_ = false;
+    const auto r = e.parser.feed({e.buffer.get() + e.begin, e.buffered()});
+    e.begin += r.consumed;
+    if (e.begin == e.end) e.begin = e.end = 0;
+    switch (r.ev) {
+      case request_parser::event::need_more:
+        break;
+      case request_parser::event::error:
+        co_await send_error(e.parser.error_status(), e.parser.error_reason());
+        co_return;
+      case request_parser::event::head_done:
+        if (!co_await on_head()) co_return;
+        break;
+      case request_parser::event::message_done:
+        if (!co_await on_message()) {
+          if (ex_ && ex_->buffered() > 0) linger_ = true;  // pipelined input we will not read
+          co_await flush();
+          co_return;
+        }
+        break;
+    }
+  }
+}
+
+asio::awaitable<bool> connection::on_head() {
+  auto& p = ex_->parser;
+  auto& req = p.message();
+  const auto& opt = state_->options;
+  if (p.has_body()) {
+    phase_ = phase::body;
+    set_timeout(opt.body_read_timeout);
+  } else {
+    phase_ = phase::handling;
+    no_deadline();
+    head_without_body_ = true;
+  }
+  if (!p.chunked() && p.content_length() > opt.max_body_bytes) {
+    co_await send_error(http::status::payload_too_large, "request body too large");
+    co_return false;
+  }
+  if (const auto expect = req.headers.get("expect")) {
+    if (!iequals(*expect, "100-continue")) {
+      co_await send_error(http::status::expectation_failed, "unsupported expectation");
+      co_return false;
+    }
+    if (req.version >= 11 && p.has_body()) {
+      // 100 only when a handler will read the body; otherwise the final answer right away.
+      const auto m = state_->routes.find(req.method, req.path(), req.params);
+      if (m.result != router::match::kind::found) {
+        auto res = co_await dispatch(req);
+        closing_ = true;
+        linger_ = true;
+        serialize(ex_->next_out(), req, res, false, false);
+        co_await flush();
+        co_return false;
+      }
+      // Earlier pipelined answers go first, then the interim one.
+      auto& out = ex_->next_out();
+      out.head.assign(continue_100);
+      if (!co_await flush()) co_return false;
+    }
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> connection::on_message() {
+  auto& p = ex_->parser;
+  auto& req = p.message();
+  const auto& opt = state_->options;
+  phase_ = phase::handling;
+  no_deadline();
+  ++requests_;
+  bool keep = p.keep_alive() && !state_->draining.load(std::memory_order_relaxed) &&
+              (opt.max_requests_per_connection == 0 || requests_ < opt.max_requests_per_connection);
+
+  auto res = co_await dispatch(req);
+  if (const auto conn = res.headers.get("connection"); conn && iequals(*conn, "close")) keep = false;
+  if (res.stream) {
+    const bool more = co_await stream(req, res, keep);
+    if (!more) closing_ = true;
+    co_return more;
+  }
+  serialize(ex_->next_out(), req, res, keep, false);
+  if (!keep) {
+    closing_ = true;
+    co_return false;  // serve() flushes, then closes
+  }
+  // A client that pipelines without reading must not grow our memory without bound.
+  if (ex_->out_bytes > opt.max_pending_output_bytes) co_return co_await flush();
+  co_return true;
+}
+
+asio::awaitable<response> connection::dispatch(request& req) {
+  const auto m = state_->routes.find(req.method, req.path(), req.params);
+  switch (m.result) {
+    case router::match::kind::not_found:
+      co_return response::text("Not Found\n", http::status::not_found);
+    case router::match::kind::method_not_allowed: {
+      auto res = response::text("Method Not Allowed\n", http::status::method_not_allowed);
+      res.headers.set("Allow", m.allow);
+      co_return res;
+    }
+    case router::match::kind::found:
+      break;
+  }
+  try {
+    co_return co_await (*m.target)(req);
+  } catch (...) {
+    // A handler's failure is this request's 500; the connection stays healthy.
+  }
+  co_return response::text("Internal Server Error\n", http::status::internal_server_error);
+}
+
+void connection::serialize(exchange::pending& out, const request& req, response& res, bool keep,
+                           bool streamed) {
+  for (const auto& f : res.headers) {
+    if (has_line_break(f.name) || has_line_break(f.value) || f.name.empty()) {
+      // A CR or LF would let a header value split the response: refuse to send it.
+      res = response::text("Internal Server Error\n", http::status::internal_server_error);
+      break;
+    }
+  }
+  const auto code = static_cast<unsigned>(res.status);
+  const bool bodiless = code < 200 || code == 204 || code == 304;
+  auto& h = out.head;
+  h.append("HTTP/1.1 ");
+  append_number(h, code);
+  h += ' ';
+  h.append(reason_phrase(code));
+  h.append("\r\n");
+  if (!state_->options.server_name.empty()) {
+    h.append("Server: ").append(state_->options.server_name).append("\r\n");
+  }
+  h.append("Date: ").append(worker_.date.now()).append("\r\n");
+  for (const auto& f : res.headers) {
+    if (iequals(f.name, "content-length") || iequals(f.name, "transfer-encoding") ||
+        iequals(f.name, "connection")) {
+      continue;  // framing is coronet's to decide
+    }
+    h.append(f.name).append(": ").append(f.value).append("\r\n");
+  }
+  if (streamed) {
+    if (req.version >= 11) h.append("Transfer-Encoding: chunked\r\n");
+  } else if (!bodiless) {
+    h.append("Content-Length: ");
+    append_number(h, res.body.size());
+    h.append("\r\n");
+  }
+  if (!keep) {
+    h.append("Connection: close\r\n");
+  } else if (req.version == 10) {
+    h.append("Connection: keep-alive\r\n");
+  }
+  h.append("\r\n");
+  ex_->out_bytes += h.size();
+  if (!streamed && !bodiless && req.method != "HEAD") {
+    out.body = std::move(res.body);
+    ex_->out_bytes += out.body.size();
+  }
+}
+
+asio::awaitable<bool> connection::flush() {
+  if (!ex_ || ex_->out_count == 0) co_return true;
+  gather_.clear();
+  for (std::size_t i = 0; i < ex_->out_count; ++i) {
+    const auto& p = ex_->out[i];
+    gather_.emplace_back(p.head.data(), p.head.size());
+    if (!p.body.empty()) gather_.emplace_back(p.body.data(), p.body.size());
+  }
+  const auto ec = co_await write_now(gather_);
+  ex_->out_count = 0;
+  ex_->out_bytes = 0;
+  co_return !ec;
+}
+
+// Writes a buffer sequence: first one non-blocking writev (usually all of it, without
+// suspending), then an async write for what the socket did not take, under write_timeout.
+asio::awaitable<std::error_code> connection::write_now(std::vector<asio::const_buffer>& bufs) {
+  std::size_t total = 0;
+  for (const auto& b : bufs) total += b.size();
+  std::error_code ec;
+  const auto n = socket_.write_some(bufs, ec);
+  if (ec && ec != asio::error::would_block) co_return ec;
+  if (n == total) co_return std::error_code{};
+  consume(bufs, n);
+  const auto before = phase_;
+  const auto deadline = deadline_;
+  phase_ = phase::writing;
+  set_timeout(state_->options.write_timeout);
+  auto [wec, written] = co_await asio::async_write(socket_, bufs, use_nothrow);
+  (void)written;
+  if (timed_out_) co_return asio::error::timed_out;
+  phase_ = before;
+  set_deadline(deadline);
+  co_return wec;
+}
+
+class connection::chunk_writer final : public body_writer {
+ public:
+  chunk_writer(connection& c, bool chunked) : c_(c), chunked_(chunked) {}
+  asio::awaitable<std::error_code> write(std::string_view data) override {
+    if (failed_) co_return failed_;
+    if (data.empty()) co_return std::error_code{};
+    char size_line[24];
+    const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+    std::vector<asio::const_buffer> bufs;
+    if (chunked_) bufs.emplace_back(size_line, static_cast<std::size_t>(n));
+    bufs.emplace_back(data.data(), data.size());
+    if (chunked_) bufs.emplace_back("\r\n", 2);
+    failed_ = co_await c_.write_now(bufs);
+    c_.phase_ = phase::handling;
+    c_.no_deadline();
+    co_return failed_;
+  }
+  std::error_code failed_;
+
+ private:
+  connection& c_;
+  bool chunked_;
+};
+
+asio::awaitable<bool> connection::stream(request& req, response& res, bool keep) {
+  // HTTP/1.0 has no chunked coding: the body ends when the connection does.
+  const bool chunked = req.version >= 11;
+  if (!chunked) keep = false;
+  serialize(ex_->next_out(), req, res, keep, true);
+  if (!co_await flush()) co_return false;
+  if (req.method == "HEAD") co_return keep;
+  chunk_writer writer(*this, chunked);
+  try {
+    co_await res.stream(writer);
+  } catch (...) {
+    // The head is gone already: ending without the last chunk tells the client it failed.
+    co_return false;
+  }
+  if (writer.failed_) co_return false;
+  if (chunked) {
+    std::vector<asio::const_buffer> last{asio::buffer("0\r\n\r\n", 5)};
+    if (co_await write_now(last)) co_return false;
+  }
+  co_return keep;
+}
+
+asio::awaitable<void> connection::send_error(http::status s, std::string_view why) {
+  closing_ = true;
+  linger_ = true;
+  auto& e = ex();
+  request blank;  // answers to bad input are HTTP/1.1, close-delimited by `Connection: close`
+  blank.method = "GET";
+  auto res = response::text(std::string(why) + "\n", s);
+  serialize(e.next_out(), blank, res, false, false);
+  co_await flush();
+}
+
+// After an answer that ends the connection, the client may still be sending (a body we did
+// not read). Closing with unread input makes the kernel send RST, which can destroy the
+// answer before the client reads it; so half-close, then drain briefly (bounded in bytes and
+// time) before closing.
+asio::awaitable<void> connection::linger() {
+  std::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  set_timeout(std::chrono::seconds(2));
+  phase_ = phase::writing;
+  char sink[4096];
+  std::size_t drained = 0;
+  while (drained < 1024 * 1024 && !timed_out_) {
+    auto [wec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
+    if (wec || timed_out_) co_return;
+    const auto n = socket_.read_some(asio::buffer(sink), ec);
+    if (ec == asio::error::would_block) continue;
+    if (ec) co_return;
+    drained += n;
+  }
+}
+
+void connection::set_deadline(clock::time_point d) {
+  deadline_ = d;
+  if (d < armed_) {
+    armed_ = d;
+    watchdog_.expires_at(d);  // cancels the wait armed for later
+    wait_watchdog();
+  }
+}
+
+void connection::wait_watchdog() {
+  watchdog_.async_wait([self = shared_from_this()](const std::error_code& ec) { self->on_watchdog(ec); });
+}
+
+void connection::on_watchdog(const std::error_code& ec) {
+  if (ec || done_) return;  // re-armed or finished
+  if (clock::now() < deadline_) {
+    // The deadline moved since this wait was armed: sleep until the new one.
+    armed_ = deadline_;
+    watchdog_.expires_at(deadline_);
+    wait_watchdog();
+    return;
+  }
+  armed_ = clock::time_point::max();
+  timed_out_ = true;
+  std::error_code ignored;
+  socket_.cancel(ignored);
+}
+
+void start_connection(std::shared_ptr<server::state> s, worker& w, tcp::socket socket,
+                      std::string_view preread) {
+  if (s->live.fetch_add(1, std::memory_order_acq_rel) >= s->options.max_connections) {
+    s->live.fetch_sub(1, std::memory_order_acq_rel);
+    // Over the limit: tell the client at once rather than let it wait in a backlog.
+    static constexpr std::string_view busy =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n"
+        "Connection: close\r\n\r\nServer overloaded.\r\n";
+    std::error_code ec;
+    socket.non_blocking(true, ec);
+    socket.write_some(asio::buffer(busy), ec);
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+    return;
+  }
+  auto c = std::make_shared<connection>(std::move(s), w, std::move(socket));
+  asio::co_spawn(w.ctx, connection::run(std::move(c), std::string(preread)), asio::detached);
+}
+
+void drain_connections(worker& w) {
+  // drain() may close a connection, which erases it from the set: iterate over a copy.
+  const std::vector<connection*> all(w.connections.begin(), w.connections.end());
+  for (auto* c : all) c->drain();
+}
+
+void close_connections(worker& w) {
+  const std::vector<connection*> all(w.connections.begin(), w.connections.end());
+  for (auto* c : all) c->close_now();
+}
+
+}  // namespace coronet::http::detail

@@ -1,0 +1,21 @@
+// The Date header value (RFC 9110 IMF-fixdate), formatted at most once a second. One per
+// io_context thread, owned by the server's per-context state: no locks, no globals.
+#pragma once
+
+#include <ctime>
+#include <string_view>
+
+namespace coronet::http::detail {
+
+class date_cache {
+ public:
+  /// "Wed, 25 Nov 2026 17:06:20 GMT"
+  std::string_view now() noexcept;
+
+ private:
+  std::time_t second_ = -1;
+  char text_[32] = {};
+  std::size_t size_ = 0;
+};
+
+}  // namespace coronet::http::detail

@@ -1,0 +1,150 @@
+#include <coronet/http/body_writer.hpp>
+#include <coronet/http/message.hpp>
+
+#include <algorithm>
+
+namespace coronet::http {
+
+std::string_view reason_phrase(unsigned code) noexcept {
+  switch (code) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto x = static_cast<unsigned char>(a[i]);
+    auto y = static_cast<unsigned char>(b[i]);
+    if (x == y) continue;
+    if ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z') return false;
+  }
+  return true;
+}
+
+void fields::add(std::string_view name, std::string_view value) {
+  fields_.push_back({std::string(name), std::string(value)});
+}
+
+void fields::set(std::string_view name, std::string_view value) {
+  auto it = std::find_if(fields_.begin(), fields_.end(),
+                         [&](const field& f) { return iequals(f.name, name); });
+  if (it == fields_.end()) {
+    add(name, value);
+    return;
+  }
+  it->value.assign(value);
+  fields_.erase(std::remove_if(std::next(it), fields_.end(),
+                               [&](const field& f) { return iequals(f.name, name); }),
+                fields_.end());
+}
+
+std::size_t fields::erase(std::string_view name) {
+  return std::erase_if(fields_, [&](const field& f) { return iequals(f.name, name); });
+}
+
+std::optional<std::string_view> fields::get(std::string_view name) const noexcept {
+  for (const auto& f : fields_) {
+    if (iequals(f.name, name)) return std::string_view(f.value);
+  }
+  return std::nullopt;
+}
+
+std::string_view request::path() const noexcept {
+  std::string_view t = target;
+  return t.substr(0, t.find('?'));
+}
+
+std::string_view request::query() const noexcept {
+  std::string_view t = target;
+  const auto q = t.find('?');
+  return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+}
+
+std::string_view request::param(std::string_view name) const noexcept {
+  for (const auto& [key, value] : params) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+void request::clear() noexcept {
+  method.clear();
+  target.clear();
+  version = 11;
+  headers.clear();
+  body.clear();
+  params.clear();
+}
+
+namespace {
+
+response with_type(std::string body, std::string_view type, status s) {
+  response r;
+  r.status = s;
+  r.headers.add("Content-Type", type);
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+response response::text(std::string body, http::status s) {
+  return with_type(std::move(body), "text/plain; charset=utf-8", s);
+}
+
+response response::json(std::string body, http::status s) {
+  return with_type(std::move(body), "application/json", s);
+}
+
+response response::bytes(std::string body, std::string_view content_type, http::status s) {
+  return with_type(std::move(body), content_type, s);
+}
+
+response response::empty(http::status s) {
+  response r;
+  r.status = s;
+  return r;
+}
+
+response response::streamed(body_producer producer, std::string_view content_type, http::status s) {
+  response r = with_type({}, content_type, s);
+  r.stream = std::move(producer);
+  return r;
+}
+
+}  // namespace coronet::http

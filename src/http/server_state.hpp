@@ -1,0 +1,113 @@
+// What an http::server shares with its connections: options, routes, and one `worker` per
+// io_context (acceptor, Date cache, open connections, pooled per-request state). A worker is
+// only touched on its own context's thread.
+#pragma once
+
+#include "date.hpp"
+#include "request_parser.hpp"
+
+#include <coronet/http/server.hpp>
+
+#include <asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <unordered_set>
+#include <vector>
+
+namespace coronet::http::detail {
+
+class connection;
+
+/// Everything a connection needs only while a request is in progress: borrowed from the
+/// worker when bytes arrive and given back when the connection is idle again, so an idle
+/// keep-alive connection holds no buffers (10,000 idle connections cost little memory).
+struct exchange {
+  static constexpr std::size_t buffer_size = 16 * 1024;
+
+  explicit exchange(parse_limits limits) : parser(limits) {}
+
+  request_parser parser;
+  std::unique_ptr<char[]> buffer = std::make_unique<char[]>(buffer_size);
+  std::size_t begin = 0;  // unparsed bytes are buffer[begin, end)
+  std::size_t end = 0;
+
+  // Serialized responses not yet written: heads and bodies, gathered into one write.
+  struct pending {
+    std::string head;
+    std::string body;  // empty for HEAD
+  };
+  std::vector<pending> out;
+  std::size_t out_count = 0;  // out[0, out_count) are in use; the rest keep their capacity
+  std::size_t out_bytes = 0;
+
+  [[nodiscard]] std::size_t buffered() const noexcept { return end - begin; }
+  pending& next_out() {
+    if (out_count == out.size()) out.emplace_back();
+    auto& p = out[out_count++];
+    p.head.clear();
+    p.body.clear();
+    return p;
+  }
+};
+
+struct worker {
+  explicit worker(asio::io_context& c) : ctx(c) {}
+
+  asio::io_context& ctx;
+  std::optional<asio::ip::tcp::acceptor> acceptor;
+  date_cache date;
+  std::unordered_set<connection*> connections;
+  std::vector<std::unique_ptr<exchange>> spare;
+
+  std::unique_ptr<exchange> borrow(parse_limits limits) {
+    if (spare.empty()) return std::make_unique<exchange>(limits);
+    auto e = std::move(spare.back());
+    spare.pop_back();
+    return e;
+  }
+  void give_back(std::unique_ptr<exchange> e) {
+    // Keep a few for reuse; beyond that, idle connections should really free memory.
+    if (spare.size() >= 64) return;
+    e->parser.reset();
+    e->begin = e->end = 0;
+    e->out_count = 0;
+    e->out_bytes = 0;
+    spare.push_back(std::move(e));
+  }
+};
+
+}  // namespace coronet::http::detail
+
+namespace coronet::http {
+
+struct server::state {
+  state(router r, server_options o) : routes(std::move(r)), options(std::move(o)) {}
+
+  router routes;
+  server_options options;
+  std::vector<std::unique_ptr<detail::worker>> workers;
+  std::atomic<std::size_t> live{0};
+  std::atomic<bool> draining{false};
+  std::uint16_t port = 0;
+
+  [[nodiscard]] detail::parse_limits limits() const noexcept {
+    return {options.max_header_bytes, options.max_body_bytes};
+  }
+};
+
+}  // namespace coronet::http
+
+namespace coronet::http::detail {
+
+/// Starts serving an accepted socket on worker `w` (call on w's thread).
+void start_connection(std::shared_ptr<server::state> s, worker& w, asio::ip::tcp::socket socket,
+                      std::string_view preread);
+/// Graceful shutdown step for every connection of `w`: close the idle ones now, let the
+/// others finish their request (call on w's thread).
+void drain_connections(worker& w);
+/// Closes every connection of `w` at once (call on w's thread).
+void close_connections(worker& w);
+
+}  // namespace coronet::http::detail
