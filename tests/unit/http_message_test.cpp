@@ -1,0 +1,67 @@
+// coronet::http messages: header fields, request accessors, response builders. No sockets.
+#include <coronet/http/message.hpp>
+
+#include <gtest/gtest.h>
+
+namespace http = coronet::http;
+
+namespace {
+
+TEST(http_fields, lookup_ignores_case) {
+  http::fields f;
+  f.add("Content-Type", "text/plain");
+  EXPECT_EQ(f.get("content-type"), "text/plain");
+  EXPECT_EQ(f.get("CONTENT-TYPE"), "text/plain");
+  EXPECT_FALSE(f.get("content-typ").has_value());
+  EXPECT_TRUE(f.contains("Content-type"));
+}
+
+TEST(http_fields, repeated_names_keep_arrival_order_and_set_replaces_all) {
+  http::fields f;
+  f.add("Set-Cookie", "a=1");
+  f.add("X", "y");
+  f.add("set-cookie", "b=2");
+  EXPECT_EQ(f.size(), 3u);
+  EXPECT_EQ(f.get("set-cookie"), "a=1");
+  f.set("SET-COOKIE", "c=3");
+  EXPECT_EQ(f.size(), 2u);
+  EXPECT_EQ(f.get("set-cookie"), "c=3");
+  EXPECT_EQ(f.erase("set-cookie"), 1u);
+  EXPECT_EQ(f.size(), 1u);
+}
+
+TEST(http_fields, iequals_is_ascii_only) {
+  EXPECT_TRUE(http::iequals("Host", "hOST"));
+  EXPECT_FALSE(http::iequals("Host", "Hosts"));
+  EXPECT_FALSE(http::iequals("[", "{"));  // differ only in bit 0x20, but are not letters
+}
+
+TEST(http_request, splits_target_into_path_and_query) {
+  http::request r;
+  r.target = "/a/b?x=1&y=2";
+  EXPECT_EQ(r.path(), "/a/b");
+  EXPECT_EQ(r.query(), "x=1&y=2");
+  r.target = "/plain";
+  EXPECT_EQ(r.path(), "/plain");
+  EXPECT_EQ(r.query(), "");
+}
+
+TEST(http_response, builders_set_status_and_content_type) {
+  auto t = http::response::text("hi");
+  EXPECT_EQ(t.status, http::status::ok);
+  EXPECT_EQ(t.headers.get("content-type"), "text/plain; charset=utf-8");
+  auto j = http::response::json("{}", http::status::created);
+  EXPECT_EQ(j.status, http::status::created);
+  EXPECT_EQ(j.headers.get("content-type"), "application/json");
+  auto b = http::response::bytes("x", "image/png");
+  EXPECT_EQ(b.headers.get("content-type"), "image/png");
+  EXPECT_TRUE(http::response::empty(http::status::no_content).headers.empty());
+}
+
+TEST(http_status, reason_phrases) {
+  EXPECT_EQ(http::reason_phrase(http::status::not_found), "Not Found");
+  EXPECT_EQ(http::reason_phrase(431), "Request Header Fields Too Large");
+  EXPECT_EQ(http::reason_phrase(599), "Unknown");
+}
+
+}  // namespace
