@@ -11,6 +11,7 @@
 
 #include <asio/write.hpp>
 
+#include <array>
 #include <charconv>
 #include <cstdio>
 
@@ -54,7 +55,6 @@ class connection : public std::enable_shared_from_this<connection> {
   /// Graceful shutdown: an idle connection closes now, a busy one after its current answer.
   void drain() {
     if (phase_ == phase::idle) {
-      drained_ = true;
       std::error_code ignored;
       socket_.cancel(ignored);
     }
@@ -98,6 +98,7 @@ class connection : public std::enable_shared_from_this<connection> {
   clock::time_point armed_ = clock::time_point::max();
   std::unique_ptr<exchange> ex_;
   std::vector<asio::const_buffer> gather_;
+  std::array<char, 512> first_bytes_;  // an idle connection's read buffer
   std::size_t requests_ = 0;
   phase phase_ = phase::idle;
   bool fresh_ = true;       // no request seen yet
@@ -105,7 +106,6 @@ class connection : public std::enable_shared_from_this<connection> {
   bool head_without_body_ = false;  // the parser completes this message without more input
   bool linger_ = false;     // input may still be arriving: drain it before closing
   bool timed_out_ = false;  // the watchdog fired
-  bool drained_ = false;    // closed by graceful shutdown while idle
   bool done_ = false;
 };
 
@@ -152,19 +152,23 @@ asio::awaitable<void> connection::serve() {
         phase_ = phase::idle;
         set_timeout(fresh_ ? opt.read_header_timeout : opt.idle_timeout);
       }
-      auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
-      if (ec || timed_out_) {
+      // An idle connection reads into a small buffer of its own and borrows the large one
+      // only when bytes arrive. async_read_some rather than async_wait: Asio 1.22 re-arms
+      // epoll (one epoll_ctl) for every wait, but not for a read.
+      const bool idle = !ex_;
+      const auto target = idle ? asio::buffer(first_bytes_)
+                               : asio::buffer(ex_->buffer.get() + ex_->end, exchange::buffer_size - ex_->end);
+      auto [ec, n] = co_await socket_.async_read_some(target, use_nothrow);
+      if (timed_out_ || (ec && ec != asio::error::would_block)) {
         // Silence for a connection that never started a request; 408 for one that did.
         if (timed_out_ && phase_ != phase::idle) {
           co_await send_error(http::status::request_timeout, "request timeout");
         }
-        co_return;
+        co_return;  // also: the peer closed or reset, there is no one to answer
       }
+      if (n == 0) continue;
       auto& e = ex();
-      const auto n = socket_.read_some(
-          asio::buffer(e.buffer.get() + e.end, exchange::buffer_size - e.end), ec);
-      if (ec == asio::error::would_block) continue;
-      if (ec) co_return;  // the peer closed or reset: there is no one to answer
+      if (idle) std::copy_n(first_bytes_.data(), n, e.buffer.get() + e.end);
       e.end += n;
       if (phase_ == phase::idle) {
         phase_ = phase::head;
@@ -252,6 +256,8 @@ asio::awaitable<bool> connection::on_message() {
               (opt.max_requests_per_connection == 0 || requests_ < opt.max_requests_per_connection);
 
   auto res = co_await dispatch(req);
+  // Shutdown may have begun while the handler ran.
+  if (state_->draining.load(std::memory_order_relaxed)) keep = false;
   if (const auto conn = res.headers.get("connection"); conn && iequals(*conn, "close")) keep = false;
   if (res.stream) {
     const bool more = co_await stream(req, res, keep);
