@@ -1,11 +1,32 @@
 #include "head_validator.hpp"
 
+#include <array>
+
 namespace coronet::http::detail {
+
+namespace {
+
+// Bytes that matter inside a request line or a field value: line ends and NUL.
+constexpr auto line_special = [] {
+  std::array<bool, 256> t{};
+  t['\r'] = t['\n'] = t['\0'] = true;
+  return t;
+}();
+
+}  // namespace
 
 bool head_validator::feed(std::string_view bytes) noexcept {
   if (reason_) return false;
-  for (const char c : bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const auto* const end = p + bytes.size();
+  for (; p != end; ++p) {
     if (where_ == where::done) return true;
+    if (!after_cr_ && (where_ == where::field_value || where_ == where::request_line)) {
+      // Most of a head is values: skip to the next byte that can matter.
+      while (p != end && !line_special[*p]) ++p;
+      if (p == end) break;
+    }
+    const char c = static_cast<char>(*p);
     if (after_cr_) {
       if (c != '\n') return fail("bare CR in request head");
       after_cr_ = false;
