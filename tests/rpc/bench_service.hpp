@@ -25,8 +25,11 @@ using coronet::rpc::server_writer;
 /// What handlers observed, for tests to check that cancellation reached them.
 struct observations {
   std::atomic<int> handler_cancelled{0};  // a timer in a handler completed with an error
-  std::atomic<int> write_failed{0};       // a server write completed with false
-  std::atomic<int> finished{0};           // handlers that returned
+  // Server streams that ended before their last write: a write completed with false, or,
+  // when the cancellation arrived between two awaits, the next await threw.
+  std::atomic<int> streams_cut_short{0};
+  std::atomic<int> finished{0};           // unary handlers that returned
+  std::atomic<int> streams_started{0};    // server-streaming handlers that ran
 };
 
 // Unary: echoes; "error:<code>:<text>" answers that status; "sleep:<ms>" waits first
@@ -63,16 +66,24 @@ inline auto unary_handler(observations& seen) {
 inline auto server_stream_handler(observations& seen) {
   return [&seen](grpc::CallbackServerContext&, const Greeting& req,
                  server_writer<Greeting>& writer) -> asio::awaitable<grpc::Status> {
+    ++seen.streams_started;
+    struct count_cut_short {
+      observations& s;
+      bool completed = false;
+      ~count_cut_short() {
+        if (!completed) ++s.streams_cut_short;
+      }
+    } guard{seen};
     Greeting reply;
     const bool forever = req.message() == "forever";
     const int count = forever ? 0 : std::stoi(req.message());
     for (int i = 0; forever || i < count; ++i) {
       reply.set_message(std::to_string(i));
       if (!co_await writer.write(reply)) {
-        ++seen.write_failed;
         co_return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
       }
     }
+    guard.completed = true;
     co_return grpc::Status::OK;
   };
 }
