@@ -10,6 +10,12 @@
 #include <chrono>
 #include <random>
 
+// GCC 12 at -O2 with sanitizers misreads the coroutine frame's class-specific operator
+// delete as mismatched with its operator new (a known false positive).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 using namespace std::chrono_literals;
 using namespace coronet_test;
 namespace rpc = coronet::rpc;
@@ -17,7 +23,7 @@ namespace rpc = coronet::rpc;
 namespace {
 
 #if defined(__SANITIZE_ADDRESS__)
-constexpr int unary_calls = 4000;
+constexpr int unary_calls = 10000;
 #else
 constexpr int unary_calls = 20000;
 #endif
