@@ -7,6 +7,7 @@
 
 #include "bench.grpc.pb.h"
 
+#include <asio/error.hpp>
 #include <asio/experimental/channel.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -113,7 +114,8 @@ inline auto bidi_handler() {
       for (Greeting msg; co_await stream.read(msg);) {
         co_await queue.async_send(std::error_code{}, msg.message(), coronet::detail::use_nothrow);
       }
-      queue.close();
+      // End of stream as a message: close() would drop what is still buffered.
+      co_await queue.async_send(std::error_code(asio::error::eof), std::string{}, coronet::detail::use_nothrow);
     };
     auto writer = [&]() -> asio::awaitable<void> {
       Greeting reply;
