@@ -39,7 +39,7 @@ run() {
   local name=$1; shift
   taskset -c 0 "$@" --listen "127.0.0.1:$port" >"$tmp/$name.log" 2>&1 &
   local pid=$!
-  for _ in $(seq 50); do grep -q listening "$tmp/$name.log" && break; sleep 0.1; done
+  for _ in $(seq 50); do grep -qs listening "$tmp/$name.log" && break; sleep 0.1; done
   check_status
   # Warm up, then measure.
   taskset -c 1 h2load -n 2000 -c "$clients" -m "$streams" -d "$tmp/body" \
