@@ -1,0 +1,108 @@
+// coronet::rpc::server — a grpc::Server whose coroutine services run on a coronet::runtime.
+//
+// Owns the grpc::Server built from server_options and the services added to it, starts it,
+// and drains it: shutdown() lets in-flight calls finish until a deadline and refuses new
+// ones; a runtime stop (runtime::stop(), SIGINT, SIGTERM) does the same through a stop hook.
+//
+//     coronet::runtime rt;
+//     coronet::rpc::service<HelloWorld> greeter;
+//     greeter.handle("SayHello", say_hello);
+//     coronet::rpc::server server(rt, {.address = "127.0.0.1:50051"});
+//     server.add(greeter);
+//     server.start();
+//     rt.run();                                // Ctrl-C drains the server, then returns
+//
+// Destroy the server before its runtime, and while the runtime still runs or after it has
+// drained the server: in-flight handlers need their io_context to finish.
+#pragma once
+
+#include <coronet/rpc/service.hpp>
+#include <coronet/runtime.hpp>
+
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace grpc {
+class Server;
+class Service;
+}  // namespace grpc
+
+namespace coronet::rpc {
+
+struct server_options {
+  /// Where to listen ("host:port"); port 0 picks a free port, read it with port().
+  /// Empty: no listening port, for a server fed only with grpc::AddInsecureChannelFromFd.
+  std::string address = "127.0.0.1:0";
+  /// Largest message accepted from a client; larger ones fail with RESOURCE_EXHAUSTED.
+  /// Default 4 MiB (gRPC's). -1: unlimited.
+  int max_receive_message_bytes = 4 * 1024 * 1024;
+  /// Largest message the server sends; -1 (gRPC's default): unlimited.
+  int max_send_message_bytes = -1;
+  /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection; 0 keeps gRPC's default
+  /// (unlimited).
+  int max_concurrent_streams = 0;
+  /// Serve grpc.health.v1.Health (gRPC's default health service, reports SERVING).
+  bool health_service = true;
+  /// Serve grpc.reflection.v1alpha.ServerReflection. gRPC 1.51 installs its reflection
+  /// plugin process-wide: once one server enables it, later servers serve it too.
+  bool reflection = true;
+  /// How long a runtime stop lets in-flight calls run before they are cancelled.
+  std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);
+  /// Further integer channel arguments (GRPC_ARG_* names), applied last.
+  std::map<std::string, int> channel_args = {};
+};
+
+class server {
+ public:
+  /// Handlers of the services added later run on `rt`'s executors (round robin).
+  explicit server(runtime& rt, server_options options = {});
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+  /// Shuts down immediately (cancelling in-flight calls) if not yet shut down, and waits.
+  ~server();
+
+  /// Registers a coroutine service; it must outlive the server. Before start().
+  void add(detail::service_binding& service);
+  /// Registers any other grpc::Service (sync, callback or async); before start().
+  void add(grpc::Service& service);
+
+  /// Builds and starts the gRPC server. Throws std::runtime_error when the address cannot
+  /// be bound. Registers the runtime stop hook.
+  void start();
+
+  /// The bound port (after start()), 0 when listening on no port.
+  [[nodiscard]] int port() const noexcept { return port_; }
+  /// The running grpc::Server (after start()), e.g. for grpc::AddInsecureChannelFromFd.
+  [[nodiscard]] grpc::Server* native() const noexcept { return server_.get(); }
+
+  /// Graceful shutdown: stops accepting calls at once, lets in-flight calls finish until
+  /// `deadline`, then cancels those left. Completes when every call is finished. The
+  /// blocking part runs on a thread of its own, so awaiting it from a handler's executor
+  /// does not hold up the calls being drained. Later calls complete at once.
+  asio::awaitable<void> shutdown(std::chrono::system_clock::time_point deadline);
+
+  /// The blocking form of shutdown(); must not be called on one of the runtime's threads
+  /// while calls are in flight (their handlers would wait for that thread).
+  void shutdown_blocking(std::chrono::system_clock::time_point deadline);
+
+ private:
+  runtime& runtime_;
+  server_options options_;
+  std::vector<grpc::Service*> services_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::optional<std::size_t> stop_hook_;
+  std::once_flag shutdown_once_;
+  std::vector<std::thread> shutdown_threads_;
+  std::mutex threads_mutex_;
+};
+
+}  // namespace coronet::rpc

@@ -1,0 +1,98 @@
+#include <coronet/rpc/server.hpp>
+
+#include <coronet/rpc/detail/pending_op.hpp>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include <asio/async_result.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <stdexcept>
+
+namespace coronet::rpc {
+
+namespace {
+
+// gRPC reads the health switch when a server is built and keeps the reflection plugin in a
+// process-wide list: serialize builds so each server gets the health setting it asked for.
+std::mutex& build_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+}  // namespace
+
+server::server(runtime& rt, server_options options)
+    : runtime_(rt), options_(std::move(options)) {}
+
+server::~server() {
+  if (stop_hook_) runtime_.remove_stop_hook(*stop_hook_);
+  if (server_) shutdown_blocking(std::chrono::system_clock::now());
+  std::lock_guard lock(threads_mutex_);
+  for (auto& t : shutdown_threads_) t.join();
+}
+
+void server::add(detail::service_binding& service) {
+  service.set_executor_source([&rt = runtime_] {
+    return asio::any_io_executor(rt.next_executor());
+  });
+  services_.push_back(&service.native());
+}
+
+void server::add(grpc::Service& service) { services_.push_back(&service); }
+
+void server::start() {
+  if (server_) throw std::logic_error("coronet::rpc::server: started twice");
+  grpc::ServerBuilder builder;
+  if (!options_.address.empty()) {
+    builder.AddListeningPort(options_.address, grpc::InsecureServerCredentials(), &port_);
+  }
+  builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
+  builder.SetMaxSendMessageSize(options_.max_send_message_bytes);
+  if (options_.max_concurrent_streams > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams);
+  }
+  for (const auto& [name, value] : options_.channel_args) builder.AddChannelArgument(name, value);
+  for (auto* s : services_) builder.RegisterService(s);
+  {
+    std::lock_guard lock(build_mutex());
+    grpc::EnableDefaultHealthCheckService(options_.health_service);
+    if (options_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    server_ = builder.BuildAndStart();
+  }
+  if (!server_ || (!options_.address.empty() && port_ == 0)) {
+    server_.reset();
+    throw std::runtime_error("coronet::rpc::server: cannot listen on " + options_.address);
+  }
+  stop_hook_ = runtime_.add_stop_hook([this]() -> asio::awaitable<void> {
+    co_await shutdown(std::chrono::system_clock::now() + options_.drain_timeout);
+  });
+}
+
+void server::shutdown_blocking(std::chrono::system_clock::time_point deadline) {
+  if (!server_) return;
+  // Only the first caller shuts down; later ones wait in Wait() for the same end.
+  std::call_once(shutdown_once_, [&] { server_->Shutdown(deadline); });
+  server_->Wait();
+}
+
+asio::awaitable<void> server::shutdown(std::chrono::system_clock::time_point deadline) {
+  if (!server_) co_return;
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [this, deadline](auto handler) {
+        auto op = std::make_shared<detail::pending_op<>>();
+        op->set(std::move(handler));
+        std::lock_guard lock(threads_mutex_);
+        shutdown_threads_.emplace_back([this, deadline, op] {
+          shutdown_blocking(deadline);
+          op->complete();
+        });
+      },
+      asio::use_awaitable);
+}
+
+}  // namespace coronet::rpc

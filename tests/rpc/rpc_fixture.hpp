@@ -1,0 +1,66 @@
+// A coronet server serving Bench on 127.0.0.1 (runtime of two threads running in the
+// background) and a channel to it, for the rpc tests.
+#pragma once
+
+#include "bench_service.hpp"
+
+#include <coronet/rpc/server.hpp>
+#include <coronet/runtime.hpp>
+
+#include <asio/use_future.hpp>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace coronet_test {
+
+class served_bench {
+ public:
+  explicit served_bench(coronet::rpc::server_options options = {}) : server_(rt_, options) {
+    bind_bench(bench_, seen_);
+    server_.add(bench_);
+    server_.start();
+    runner_ = std::thread([this] { rt_.run(); });
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_.port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = Bench::NewStub(channel_);
+  }
+  ~served_bench() {
+    rt_.stop();  // the stop hook drains the server
+    runner_.join();
+  }
+
+  /// Runs `work` on one of the runtime's executors and returns its result.
+  template <class T>
+  T run(asio::awaitable<T> work) {
+    return asio::co_spawn(rt_.next_executor(), std::move(work), asio::use_future).get();
+  }
+
+  coronet::runtime& runtime() { return rt_; }
+  coronet::rpc::server& server() { return server_; }
+  Bench::Stub& stub() { return *stub_; }
+  observations& seen() { return seen_; }
+
+ private:
+  coronet::runtime rt_{{.threads = 2, .handle_signals = false}};
+  observations seen_;
+  coronet::rpc::service<Bench> bench_;
+  coronet::rpc::server server_;
+  std::thread runner_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<Bench::Stub> stub_;
+};
+
+inline Greeting greeting(std::string text) {
+  Greeting g;
+  g.set_message(std::move(text));
+  return g;
+}
+
+}  // namespace coronet_test
