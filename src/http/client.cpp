@@ -558,33 +558,50 @@ client::~client() {
   state_->close_idle();
 }
 
-asio::awaitable<result<response>> client::get(std::string_view url, fields headers) {
-  co_return co_await run(state_, {"GET", std::string(url), std::move(headers), {}}, nullptr);
+// Requests are built as named locals: GCC 12 destroys a braced temporary passed straight
+// into a coroutine twice (GCC bug 101367).
+static client_request make_request(std::string method, std::string url, fields headers,
+                                   std::string body) {
+  client_request req;
+  req.method = std::move(method);
+  req.url = std::move(url);
+  req.headers = std::move(headers);
+  req.body = std::move(body);
+  return req;
 }
 
-asio::awaitable<result<response>> client::post(std::string_view url, std::string body,
-                                               std::string_view content_type) {
+static fields content_type_field(std::string_view content_type) {
   fields h;
   h.add("Content-Type", content_type);
-  co_return co_await run(state_, {"POST", std::string(url), std::move(h), std::move(body)}, nullptr);
+  return h;
 }
 
-asio::awaitable<result<response>> client::put(std::string_view url, std::string body,
-                                              std::string_view content_type) {
-  fields h;
-  h.add("Content-Type", content_type);
-  co_return co_await run(state_, {"PUT", std::string(url), std::move(h), std::move(body)}, nullptr);
+asio::awaitable<result<response>> client::get(std::string url, fields headers) {
+  auto req = make_request("GET", std::move(url), std::move(headers), {});
+  co_return co_await run(state_, std::move(req), nullptr);
 }
 
-asio::awaitable<result<response>> client::del(std::string_view url, fields headers) {
-  co_return co_await run(state_, {"DELETE", std::string(url), std::move(headers), {}}, nullptr);
+asio::awaitable<result<response>> client::post(std::string url, std::string body,
+                                               std::string content_type) {
+  auto req = make_request("POST", std::move(url), content_type_field(content_type), std::move(body));
+  co_return co_await run(state_, std::move(req), nullptr);
 }
 
-asio::awaitable<result<response>> client::request(std::string_view method, std::string_view url,
+asio::awaitable<result<response>> client::put(std::string url, std::string body,
+                                              std::string content_type) {
+  auto req = make_request("PUT", std::move(url), content_type_field(content_type), std::move(body));
+  co_return co_await run(state_, std::move(req), nullptr);
+}
+
+asio::awaitable<result<response>> client::del(std::string url, fields headers) {
+  auto req = make_request("DELETE", std::move(url), std::move(headers), {});
+  co_return co_await run(state_, std::move(req), nullptr);
+}
+
+asio::awaitable<result<response>> client::request(std::string method, std::string url,
                                                   fields headers, std::string body) {
-  co_return co_await run(state_,
-                         {std::string(method), std::string(url), std::move(headers), std::move(body)},
-                         nullptr);
+  auto req = make_request(std::move(method), std::move(url), std::move(headers), std::move(body));
+  co_return co_await run(state_, std::move(req), nullptr);
 }
 
 asio::awaitable<result<response>> client::request(client_request req) {

@@ -79,18 +79,21 @@ class client {
   /// close their connection when they complete.
   ~client();
 
+  // Arguments are taken by value: a call's coroutine starts only when awaited, so it must
+  // not refer to the caller's temporaries.
+
   /// GET url.
-  asio::awaitable<result<response>> get(std::string_view url, fields headers = {});
+  asio::awaitable<result<response>> get(std::string url, fields headers = {});
   /// POST body with the given Content-Type.
-  asio::awaitable<result<response>> post(std::string_view url, std::string body,
-                                         std::string_view content_type = "application/octet-stream");
+  asio::awaitable<result<response>> post(std::string url, std::string body,
+                                         std::string content_type = "application/octet-stream");
   /// PUT body with the given Content-Type.
-  asio::awaitable<result<response>> put(std::string_view url, std::string body,
-                                        std::string_view content_type = "application/octet-stream");
+  asio::awaitable<result<response>> put(std::string url, std::string body,
+                                        std::string content_type = "application/octet-stream");
   /// DELETE url.
-  asio::awaitable<result<response>> del(std::string_view url, fields headers = {});
+  asio::awaitable<result<response>> del(std::string url, fields headers = {});
   /// Any method. The response body is read whole (up to max_body_bytes).
-  asio::awaitable<result<response>> request(std::string_view method, std::string_view url,
+  asio::awaitable<result<response>> request(std::string method, std::string url,
                                             fields headers = {}, std::string body = {});
   asio::awaitable<result<response>> request(client_request req);
 

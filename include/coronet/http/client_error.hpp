@@ -39,6 +39,8 @@ enum class client_errc {
 template <class T>
 class result {
  public:
+  /// A value-initialized T, as std::expected does (Asio's co_spawn needs one).
+  result() : value_(T{}) {}
   result(T value) : value_(std::move(value)) {}  // NOLINT: implicit, like std::expected
   result(std::error_code ec) : error_(ec) {}     // NOLINT
   result(client_errc e) : error_(make_error_code(e)) {}  // NOLINT
