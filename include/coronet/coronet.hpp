@@ -8,3 +8,4 @@
 #include <coronet/http/message.hpp>
 #include <coronet/http/router.hpp>
 #include <coronet/http/server.hpp>
+#include <coronet/http/client.hpp>
