@@ -7,6 +7,7 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
+#include <grpcpp/server_posix.h>
 
 #include <asio/async_result.hpp>
 #include <asio/use_awaitable.hpp>
@@ -93,6 +94,16 @@ asio::awaitable<void> server::shutdown(std::chrono::system_clock::time_point dea
         });
       },
       asio::use_awaitable);
+}
+
+void server::adopt(asio::ip::tcp::socket socket) {
+  if (!server_) return;  // not started (or shut down): the socket closes here
+  // gRPC takes the descriptor over: Asio must let go of it first.
+  std::error_code ec;
+  socket.non_blocking(true, ec);
+  const int fd = socket.release(ec);
+  if (ec) return;
+  grpc::AddInsecureChannelFromFd(server_.get(), fd);
 }
 
 }  // namespace coronet::rpc

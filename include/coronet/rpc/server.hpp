@@ -20,6 +20,7 @@
 #include <coronet/runtime.hpp>
 
 #include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <map>
@@ -82,6 +83,10 @@ class server {
   [[nodiscard]] int port() const noexcept { return port_; }
   /// The running grpc::Server (after start()), e.g. for grpc::AddInsecureChannelFromFd.
   [[nodiscard]] grpc::Server* native() const noexcept { return server_.get(); }
+
+  /// Takes over an accepted cleartext HTTP/2 connection (its preface still unread), e.g.
+  /// one a coronet::listener recognised on a port shared with HTTP/1.1. After start().
+  void adopt(asio::ip::tcp::socket socket);
 
   /// Graceful shutdown: stops accepting calls at once, lets in-flight calls finish until
   /// `deadline`, then cancels those left. Completes when every call is finished. The

@@ -1,0 +1,163 @@
+// coronet-demo: the seed's two servers in one process, on one port.
+//
+//   GET /              200 "Hello, World!"            (HTTP/1.1)
+//   GET /healthz       200 "ok"
+//   GET /hello/{name}  gateway: calls HelloWorld.SayHello(name) over gRPC and answers the
+//                      reply; backend down: 502, backend too slow: 504
+//   /HelloWorld/SayHello  gRPC (hello.proto, no package), "Hello, " + message; plus the
+//                      standard health service and server reflection
+//
+// HTTP/1.1 and gRPC share the --listen port: coronet::listener sends connections that open
+// with the HTTP/2 preface to the gRPC server and the rest to the HTTP server.
+#include "hello.grpc.pb.h"
+
+#include <coronet/coronet.hpp>
+#include <coronet/listener.hpp>
+#include <coronet/rpc/client.hpp>
+#include <coronet/rpc/server.hpp>
+#include <coronet/rpc/service.hpp>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+
+namespace http = coronet::http;
+namespace rpc = coronet::rpc;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* usage =
+    "usage: coronet-demo [options]\n"
+    "  --listen HOST:PORT        HTTP/1.1 and gRPC on one port (default 127.0.0.1:8080; port 0\n"
+    "                            picks a free one)\n"
+    "  --grpc-listen HOST:PORT   also serve gRPC alone on this port\n"
+    "  --backend HOST:PORT       where GET /hello/{name} sends SayHello (default: itself)\n"
+    "  --backend-timeout MS      deadline of that call (default 2000)\n"
+    "  --threads N               io threads (default: one per core)\n"
+    "  --help, --version\n";
+
+struct options {
+  std::string listen = "127.0.0.1:8080";
+  std::string grpc_listen;
+  std::string backend;
+  std::chrono::milliseconds backend_timeout = 2000ms;
+  std::size_t threads = 0;
+};
+
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& s) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon + 1 == s.size()) {
+    throw std::invalid_argument("expected HOST:PORT, got '" + s + "'");
+  }
+  auto host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const auto port = std::stoul(s.substr(colon + 1));
+  if (port > 65535) throw std::invalid_argument("port out of range in '" + s + "'");
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
+std::optional<options> parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::cout << usage;
+      std::exit(0);
+    }
+    if (flag == "--version") {
+      std::cout << "coronet-demo " CORONET_VERSION "\n";
+      std::exit(0);
+    }
+    if (i + 1 >= argc) return std::nullopt;
+    const std::string value = argv[++i];
+    if (flag == "--listen") o.listen = value;
+    else if (flag == "--grpc-listen") o.grpc_listen = value;
+    else if (flag == "--backend") o.backend = value;
+    else if (flag == "--backend-timeout") o.backend_timeout = std::chrono::milliseconds(std::stoul(value));
+    else if (flag == "--threads") o.threads = std::stoul(value);
+    else return std::nullopt;
+  }
+  return o;
+}
+
+// The seed's gRPC service.
+asio::awaitable<grpc::Status> say_hello(grpc::CallbackServerContext&, const Greeting& request,
+                                        Greeting& reply) {
+  reply.set_message("Hello, " + request.message());
+  co_return grpc::Status::OK;
+}
+
+// Service to service: an HTTP handler that awaits a gRPC call, with a deadline.
+http::handler gateway(HelloWorld::Stub*& backend, std::chrono::milliseconds timeout) {
+  return [&backend, timeout](http::request& req) -> asio::awaitable<http::response> {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+    Greeting greeting;
+    greeting.set_message(std::string(req.param("name")));
+    auto [status, reply] = co_await rpc::call(&HelloWorld::Stub::async::SayHello, *backend, ctx, greeting);
+    if (status.ok()) co_return http::response::text(reply.message());
+    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      co_return http::response::text("backend did not answer within " + std::to_string(timeout.count()) +
+                                         " ms\n",
+                                     http::status::gateway_timeout);
+    }
+    co_return http::response::text("backend failed: " + status.error_message() + "\n",
+                                   http::status::bad_gateway);
+  };
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const auto opts = parse(argc, argv);
+  if (!opts) {
+    std::cerr << usage;
+    return 2;
+  }
+  const auto [host, port] = split_host_port(opts->listen);
+
+  coronet::runtime rt({.threads = opts->threads});
+
+  rpc::service<HelloWorld> greeter;
+  greeter.handle("SayHello", say_hello);
+  rpc::server grpc_server(rt, {.address = opts->grpc_listen});
+  grpc_server.add(greeter);
+  grpc_server.start();
+
+  HelloWorld::Stub* backend = nullptr;
+  http::router routes;
+  routes.get("/", [](http::request&) -> asio::awaitable<http::response> {
+    co_return http::response::text("Hello, World!");
+  });
+  routes.get("/healthz", [](http::request&) -> asio::awaitable<http::response> {
+    co_return http::response::text("ok\n");
+  });
+  routes.get("/hello/{name}", gateway(backend, opts->backend_timeout));
+  http::server http_server(rt, std::move(routes));
+
+  coronet::listener shared_port(rt, http_server);
+  shared_port.on_http2([&grpc_server](asio::ip::tcp::socket s) { grpc_server.adopt(std::move(s)); });
+  shared_port.listen(host, port);
+
+  const auto self = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                    std::to_string(shared_port.port());
+  auto stub = HelloWorld::NewStub(
+      grpc::CreateChannel(opts->backend.empty() ? self : opts->backend, grpc::InsecureChannelCredentials()));
+  backend = stub.get();
+
+  std::printf("coronet-demo listening on %s (HTTP/1.1 and gRPC)\n", self.c_str());
+  if (grpc_server.port() != 0) std::printf("coronet-demo gRPC also on port %d\n", grpc_server.port());
+  std::fflush(stdout);
+  rt.run();  // SIGINT/SIGTERM: stop accepting, drain both servers, return
+  std::printf("coronet-demo stopped\n");
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "coronet-demo: %s\n", e.what());
+  return 1;
+}

@@ -1,0 +1,68 @@
+// coronet::listener — one port for HTTP/1.1 and gRPC.
+//
+// Accepts connections and looks at their first bytes without consuming them: a connection
+// that opens with the HTTP/2 client preface ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", which every
+// gRPC client sends over cleartext: h2c with prior knowledge) goes to the HTTP/2 handler,
+// typically a gRPC server; anything else is served as HTTP/1.1 by an http::server.
+//
+//     http::server web(rt, std::move(routes));
+//     rpc::server grpc(rt, {.address = ""});       // no port of its own
+//     grpc.add(greeter);
+//     grpc.start();
+//     coronet::listener port(rt, web);
+//     port.on_http2([&grpc](asio::ip::tcp::socket s) { grpc.adopt(std::move(s)); });
+//     port.listen("127.0.0.1", 8080);
+#pragma once
+
+#include <coronet/http/server.hpp>
+#include <coronet/runtime.hpp>
+
+#include <asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+namespace coronet {
+
+struct listener_options {
+  /// How long a new connection may take to send enough bytes to tell the protocols apart.
+  /// Over it the connection is closed.
+  std::chrono::milliseconds sniff_timeout = std::chrono::seconds(10);
+  /// Listen backlog of each acceptor.
+  int backlog = 1024;
+};
+
+class listener {
+ public:
+  using socket_handler = std::function<void(asio::ip::tcp::socket)>;
+
+  /// HTTP/1.1 connections go to `http`. Registers a runtime stop hook that stops accepting.
+  listener(runtime& rt, http::server& http, listener_options options = {});
+  listener(const listener&) = delete;
+  listener& operator=(const listener&) = delete;
+  ~listener();
+
+  /// Where connections opening with the HTTP/2 preface go (they are closed while unset).
+  /// Called on the connection's io_context thread; the preface is still unread.
+  void on_http2(socket_handler handler);
+
+  /// Binds host:port (0: a free port, see port()), one acceptor per runtime context with
+  /// SO_REUSEPORT. Throws std::system_error when the address cannot be bound.
+  void listen(std::string_view host, std::uint16_t port);
+  [[nodiscard]] std::uint16_t port() const noexcept;
+
+  /// Stops accepting; connections already handed over are not affected.
+  void close();
+
+  struct state;
+
+ private:
+  runtime& runtime_;
+  std::shared_ptr<state> state_;
+  std::size_t stop_hook_ = 0;
+};
+
+}  // namespace coronet
