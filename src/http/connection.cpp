@@ -69,9 +69,11 @@ class connection : public std::enable_shared_from_this<connection> {
   class chunk_writer;
 
   asio::awaitable<void> serve();
+  bool head_is_plain();
   asio::awaitable<bool> on_head();
   asio::awaitable<bool> on_message();
-  asio::awaitable<response> dispatch(request& req);
+  /// The handler for req, or nullptr with the 404/405 answer in res.
+  const handler* route(request& req, response& res);
   asio::awaitable<bool> stream(request& req, response& res, bool keep);
   asio::awaitable<bool> flush();
   asio::awaitable<std::error_code> write_now(std::vector<asio::const_buffer>& bufs);
@@ -191,7 +193,8 @@ asio::awaitable<void> connection::serve() {
         co_await send_error(e.parser.error_status(), e.parser.error_reason());
         co_return;
       case request_parser::event::head_done:
-        if (!co_await on_head()) co_return;
+        // Most heads need nothing more; only those that do pay for a coroutine call.
+        if (!head_is_plain() && !co_await on_head()) co_return;
         break;
       case request_parser::event::message_done:
         if (!co_await on_message()) {
@@ -204,9 +207,8 @@ asio::awaitable<void> connection::serve() {
   }
 }
 
-asio::awaitable<bool> connection::on_head() {
+bool connection::head_is_plain() {
   auto& p = ex_->parser;
-  auto& req = p.message();
   const auto& opt = state_->options;
   if (p.has_body()) {
     phase_ = phase::body;
@@ -216,6 +218,14 @@ asio::awaitable<bool> connection::on_head() {
     no_deadline();
     head_without_body_ = true;
   }
+  return (p.chunked() || p.content_length() <= opt.max_body_bytes) &&
+         !p.message().headers.contains("expect");
+}
+
+asio::awaitable<bool> connection::on_head() {
+  auto& p = ex_->parser;
+  auto& req = p.message();
+  const auto& opt = state_->options;
   if (!p.chunked() && p.content_length() > opt.max_body_bytes) {
     co_await send_error(http::status::payload_too_large, "request body too large");
     co_return false;
@@ -227,9 +237,8 @@ asio::awaitable<bool> connection::on_head() {
     }
     if (req.version >= 11 && p.has_body()) {
       // 100 only when a handler will read the body; otherwise the final answer right away.
-      const auto m = state_->routes.find(req.method, req.path(), req.params);
-      if (m.result != router::match::kind::found) {
-        auto res = co_await dispatch(req);
+      response res;
+      if (!route(req, res)) {
         closing_ = true;
         linger_ = true;
         serialize(ex_->next_out(), req, res, false, false);
@@ -255,7 +264,15 @@ asio::awaitable<bool> connection::on_message() {
   bool keep = p.keep_alive() && !state_->draining.load(std::memory_order_relaxed) &&
               (opt.max_requests_per_connection == 0 || requests_ < opt.max_requests_per_connection);
 
-  auto res = co_await dispatch(req);
+  response res;
+  if (const auto* h = route(req, res)) {
+    try {
+      res = co_await (*h)(req);
+    } catch (...) {
+      // A handler's failure is this request's 500; the connection stays healthy.
+      res = response::text("Internal Server Error\n", http::status::internal_server_error);
+    }
+  }
   // Shutdown may have begun while the handler ran.
   if (state_->draining.load(std::memory_order_relaxed)) keep = false;
   if (const auto conn = res.headers.get("connection"); conn && iequals(*conn, "close")) keep = false;
@@ -274,25 +291,20 @@ asio::awaitable<bool> connection::on_message() {
   co_return true;
 }
 
-asio::awaitable<response> connection::dispatch(request& req) {
+const handler* connection::route(request& req, response& res) {
   const auto m = state_->routes.find(req.method, req.path(), req.params);
   switch (m.result) {
-    case router::match::kind::not_found:
-      co_return response::text("Not Found\n", http::status::not_found);
-    case router::match::kind::method_not_allowed: {
-      auto res = response::text("Method Not Allowed\n", http::status::method_not_allowed);
-      res.headers.set("Allow", m.allow);
-      co_return res;
-    }
     case router::match::kind::found:
+      return m.target;
+    case router::match::kind::not_found:
+      res = response::text("Not Found\n", http::status::not_found);
+      break;
+    case router::match::kind::method_not_allowed:
+      res = response::text("Method Not Allowed\n", http::status::method_not_allowed);
+      res.headers.set("Allow", m.allow);
       break;
   }
-  try {
-    co_return co_await (*m.target)(req);
-  } catch (...) {
-    // A handler's failure is this request's 500; the connection stays healthy.
-  }
-  co_return response::text("Internal Server Error\n", http::status::internal_server_error);
+  return nullptr;
 }
 
 void connection::serialize(exchange::pending& out, const request& req, response& res, bool keep,
