@@ -341,16 +341,26 @@ struct server_link {
   int raw_port = 0;
   std::string error;  // set when the server did not start
 
-  std::uint64_t cpu_ns() const {
+  /// The server's CPU time so far; nothing once the server process has gone.
+  std::optional<std::uint64_t> cpu_ns() const {
     std::uint64_t ns = 0;
-    if (::write(to_server, "c", 1) != 1) return 0;
+    if (::write(to_server, "c", 1) != 1) return std::nullopt;
     std::size_t got = 0;
     while (got < sizeof ns) {
       auto n = ::read(from_server, reinterpret_cast<char*>(&ns) + got, sizeof ns - got);
-      if (n <= 0) return 0;
+      if (n <= 0) return std::nullopt;
       got += static_cast<std::size_t>(n);
     }
     return ns;
+  }
+
+  /// Notices a server process that has died; true once it has.
+  bool gone() {
+    if (pid <= 0) return true;
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) != pid) return false;
+    pid = -1;
+    return true;
   }
 
   void stop() {
@@ -550,6 +560,7 @@ measurement drive(asio::io_context& ctx, const run_spec& spec, const server_link
   m.spec = spec;
   if (overran) r.fail("requests still outstanding 15 s after the end");
   if (!server_cpu_end) server_cpu_end = server.cpu_ns();
+  if (!server_cpu_start || !server_cpu_end) r.fail("the server process has gone");
   if (!client_cpu_end) client_cpu_end = client_cpu_ns();
   std::sort(r.samples.begin(), r.samples.end());
   m.completed = r.completed;
@@ -889,7 +900,7 @@ external_result run_h2load(const std::string& h2load, const server_link& server,
   const auto secs = std::max<long>(1, std::lround(seconds));
   const std::string out = run_command(
       h2load + " -c1 -t1 -m" + std::to_string(streams) + " -D" + std::to_string(secs) +
-      " --warm-up-time=1 -d " + path +
+      " --warm-up-time=500ms -d " + path +
       " -H 'content-type: application/grpc' -H 'te: trailers' http://127.0.0.1:" +
       std::to_string(server.grpc_port) + "/HelloWorld/SayHello 2>&1");
   ::unlink(path);
@@ -903,6 +914,31 @@ external_result run_h2load(const std::string& h2load, const server_link& server,
   if (e.per_second == 0) e.error = "no req/s in h2load output";
   if (auto failed = number_after(out, "succeeded,"); failed && *failed > 0)
     e.error = "h2load reported failed requests";
+  return e;
+}
+
+/// Measures with `tool` (wrk against GET /, h2load against gRPC SayHello) what `ours`
+/// measured with coronet's client, and compares the two.
+external_result measure_external(const std::string& tool, const server_link& server,
+                                 const measurement& ours, double seconds) {
+  external_result e;
+  e.tool = tool;
+  e.compared_with = ours.spec.scenario;
+  const auto path = find_program(tool);
+  if (!path) {
+    e.error = "not installed: skipped";
+    return e;
+  }
+  e = tool == "wrk" ? run_wrk(*path, server, ours.spec.concurrency, seconds)
+                    : run_h2load(*path, server, ours.spec.concurrency, seconds);
+  if (!e.error.empty()) return e;
+  if (ours.failed || ours.per_second <= 0) {
+    e.error = "the " + e.compared_with + " row failed: nothing to compare with";
+    return e;
+  }
+  e.coronet_per_second = ours.per_second;
+  e.ratio = e.per_second / ours.per_second;
+  e.differs = std::abs(e.ratio - 1.0) > 0.15;
   return e;
 }
 
@@ -1058,6 +1094,7 @@ int main(int argc, char** argv) {
 
   // Fork the server first: this process has not touched gRPC yet.
   server_link server = start_server(server_cpus);
+  std::signal(SIGPIPE, SIG_IGN);  // a server that has gone is reported, not fatal
   if (sched_setaffinity(0, sizeof client_cpus, &client_cpus) != 0) {
     std::fprintf(stderr, "coronet-bench: cannot pin the load side to CPUs %s: %s\n",
                  o.client_cpus.c_str(), std::strerror(errno));
@@ -1113,10 +1150,16 @@ int main(int argc, char** argv) {
   if (o.rate > 0)
     std::printf("(http-pipelined, grpc-stream and payload-sweep stay closed loop)\n");
   std::printf("rate/s: requests (grpc-stream: messages) per second; srv us/op: server CPU time "
-              "per request or message\n\n");
+              "per request or message;\nconc: requests in flight (http-pipelined: connections, "
+              "%zu requests each; grpc-stream: streams)\n\n", pipeline_depth);
   print_header();
 
   std::vector<measurement> rows;
+  std::vector<external_result> externals;
+  if (o.check_external && !selected(o, "http"))
+    externals.push_back({.tool = "wrk", .compared_with = "http", .error = "skipped: needs the http scenario"});
+  if (o.check_external && !selected(o, "grpc"))
+    externals.push_back({.tool = "h2load", .compared_with = "grpc", .error = "skipped: needs the grpc scenario"});
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const auto& spec = plan[i];
     if (progress) {
@@ -1125,8 +1168,9 @@ int main(int argc, char** argv) {
                    format_bytes(spec.payload).c_str(), spec.concurrency);
     }
     measurement m;
+    if (server.error.empty() && server.gone()) server.error = "the server process exited";
     if (!server.error.empty()) {
-      m = failed_run(spec, "server did not start: " + server.error);
+      m = failed_run(spec, "no server: " + server.error);
     } else if (spec.scenario == "http-pipelined") {
       m = run_http_pipelined(spec, server);
     } else if (spec.transport == "http") {
@@ -1144,6 +1188,13 @@ int main(int argc, char** argv) {
     }
     if (progress) std::fprintf(stderr, "\r\033[K");
     print_row(m);
+    // The external generators run right after their peer row, under the same conditions.
+    if (o.check_external && server.error.empty() && (spec.scenario == "http" || spec.scenario == "grpc")) {
+      const bool is_http = spec.scenario == "http";
+      if (progress) std::fprintf(stderr, "\r\033[K%s...", is_http ? "wrk" : "h2load");
+      externals.push_back(measure_external(is_http ? "wrk" : "h2load", server, m, o.duration));
+      if (progress) std::fprintf(stderr, "\r\033[K");
+    }
     rows.push_back(std::move(m));
   }
 
@@ -1153,8 +1204,10 @@ int main(int argc, char** argv) {
       if (m.spec.scenario == scenario && m.spec.transport == transport && !m.failed) return &m;
     return nullptr;
   };
-  std::printf("\nratios (same run):\n");
+  bool ratio_heading = false;
   auto ratio = [&](const char* label, const measurement* a, const measurement* b) {
+    if (a && b && b->per_second > 0 && !std::exchange(ratio_heading, true))
+      std::printf("\nratios (same run):\n");
     if (a && b && b->per_second > 0)
       std::printf("  %-44s %.2fx throughput, %.2fx server CPU per op\n", label,
                   a->per_second / b->per_second,
@@ -1165,44 +1218,18 @@ int main(int argc, char** argv) {
   ratio("http-pipelined / http", find_row("http-pipelined", "http"), find_row("http", "http"));
   ratio("http / grpc", find_row("http", "http"), find_row("grpc", "grpc"));
 
-  std::vector<external_result> externals;
   if (o.check_external) {
-    std::printf("\nexternal load generators (same servers, same CPUs, %zu in flight):\n", c);
-    const measurement* http_row = find_row("http", "http");
-    const measurement* grpc_row = find_row("grpc", "grpc");
-    auto compare = [&](external_result e, const measurement* ours) {
-      if (ours && e.error.empty()) {
-        e.coronet_per_second = ours->per_second;
-        e.ratio = e.per_second / ours->per_second;
-        e.differs = std::abs(e.ratio - 1.0) > 0.15;
-      } else if (!ours && e.error.empty()) {
-        e.error = "no " + e.compared_with + " row to compare with";
-      }
+    std::printf("\nexternal load generators (same servers and CPUs, %zu in flight, run right "
+                "after the row they are compared with):\n", c);
+    if (!server.error.empty()) std::printf("  skipped: the server did not start\n");
+    for (const auto& e : externals) {
       if (e.error.empty()) {
-        std::printf("  %-7s %12.0f req/s vs coronet %s %12.0f req/s: ratio %.2f%s\n",
+        std::printf("  %-7s %12.0f req/s vs coronet %-5s %12.0f req/s: ratio %.2f%s\n",
                     e.tool.c_str(), e.per_second, e.compared_with.c_str(),
                     e.coronet_per_second, e.ratio, e.differs ? "  DIFFERS by more than 15%" : "");
       } else {
         std::printf("  %-7s %s\n", e.tool.c_str(), e.error.c_str());
       }
-      externals.push_back(std::move(e));
-    };
-    if (!server.error.empty()) {
-      std::printf("  skipped: the server did not start\n");
-    } else {
-      if (auto wrk = find_program("wrk")) {
-        if (progress) std::fprintf(stderr, "\r\033[Kwrk...");
-        compare(run_wrk(*wrk, server, c, o.duration), http_row);
-      } else {
-        std::printf("  wrk     not installed: skipped\n");
-      }
-      if (auto h2load = find_program("h2load")) {
-        if (progress) std::fprintf(stderr, "\r\033[Kh2load...");
-        compare(run_h2load(*h2load, server, c, o.duration), grpc_row);
-      } else {
-        std::printf("  h2load  not installed: skipped\n");
-      }
-      if (progress) std::fprintf(stderr, "\r\033[K");
     }
   }
   server.stop();
