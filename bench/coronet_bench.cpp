@@ -974,16 +974,16 @@ std::string format_bytes(std::size_t n) {
 }
 
 void print_header() {
-  std::printf("%-18s %-12s %7s %5s %12s %9s %9s %9s %9s %9s %7s  %s\n", "scenario", "transport",
-              "payload", "conc", "rate/s", "p50 us", "p90 us", "p99 us", "max us",
-              "srv us/op", "errors", "result");
+  std::printf("%-17s %-13s %7s %4s %9s %9s %9s %9s %9s %9s %9s %6s  %s\n", "scenario",
+              "transport", "payload", "conc", "rate/s", "p50 us", "p90 us", "p99 us", "max us",
+              "srv us/op", "cli us/op", "errors", "result");
 }
 
 void print_row(const measurement& m) {
-  std::printf("%-18s %-12s %7s %5zu %12.0f %9.1f %9.1f %9.1f %9.1f %9.2f %7llu  %s\n",
+  std::printf("%-17s %-13s %7s %4zu %9.0f %9.1f %9.1f %9.1f %9.1f %9.2f %9.2f %6llu  %s\n",
               m.spec.scenario.c_str(), m.spec.transport.c_str(), format_bytes(m.spec.payload).c_str(),
               m.spec.concurrency, m.per_second, m.p50_us, m.p90_us, m.p99_us, m.max_us,
-              m.server_cpu_us, static_cast<unsigned long long>(m.errors),
+              m.server_cpu_us, m.client_cpu_us, static_cast<unsigned long long>(m.errors),
               m.failed ? ("FAILED: " + m.first_error).c_str() : "ok");
   std::fflush(stdout);
 }
@@ -1149,8 +1149,17 @@ int main(int argc, char** argv) {
   std::printf("\n");
   if (o.rate > 0)
     std::printf("(http-pipelined, grpc-stream and payload-sweep stay closed loop)\n");
-  std::printf("rate/s: requests (grpc-stream: messages) per second; srv us/op: server CPU time "
-              "per request or message;\nconc: requests in flight (http-pipelined: connections, "
+  {
+    utsname u{};
+    uname(&u);
+    std::printf("machine: %s, %ld cores, %s %s; grpc %s, asio %d.%d.%d, llhttp %d.%d.%d\n",
+                read_cpu_model().c_str(), sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release,
+                GRPC_CPP_VERSION_STRING, ASIO_VERSION / 100000, ASIO_VERSION / 100 % 1000,
+                ASIO_VERSION % 100, LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,
+                LLHTTP_VERSION_PATCH);
+  }
+  std::printf("rate/s: requests (grpc-stream: messages) per second; srv/cli us/op: CPU time of "
+              "the server process / the load side per request or message;\nconc: requests in flight (http-pipelined: connections, "
               "%zu requests each; grpc-stream: streams)\n\n", pipeline_depth);
   print_header();
 
