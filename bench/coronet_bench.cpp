@@ -194,6 +194,9 @@ options parse_options(int argc, char** argv) {
       usage_error("unknown flag " + flag);
     }
   }
+  if (!o.plot_file.empty() &&
+      std::find(o.scenarios.begin(), o.scenarios.end(), "concurrency-sweep") == o.scenarios.end())
+    usage_error("--plot draws the concurrency sweep: select concurrency-sweep");
   if (!parse_cpus(o.server_cpus)) usage_error("invalid --server-cpus '" + o.server_cpus + "'");
   if (!parse_cpus(o.client_cpus)) usage_error("invalid --client-cpus '" + o.client_cpus + "'");
   return o;
@@ -243,12 +246,13 @@ http::router bench_routes() {
   return routes;
 }
 
-void write_all(int fd, std::string_view data) {
+bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     auto n = ::write(fd, data.data(), data.size());
-    if (n <= 0) _exit(1);
+    if (n <= 0) return false;
     data.remove_prefix(static_cast<std::size_t>(n));
   }
+  return true;
 }
 
 // Runs in the forked child: serves until the parent closes the control pipe (or dies).
@@ -309,9 +313,10 @@ void write_all(int fd, std::string_view data) {
     auto raw_server = builder.BuildAndStart();
     if (!raw_server || raw_port == 0) throw std::runtime_error("raw gRPC server did not start");
 
-    write_all(ctl_out, "OK " + std::to_string(web.port()) + " " +
-                           std::to_string(grpc_server.port()) + " " + std::to_string(raw_port) +
-                           "\n");
+    if (!write_all(ctl_out, "OK " + std::to_string(web.port()) + " " +
+                                std::to_string(grpc_server.port()) + " " +
+                                std::to_string(raw_port) + "\n"))
+      _exit(1);
     std::thread control([ctl_in, ctl_out] {
       char c = 0;
       while (::read(ctl_in, &c, 1) == 1) {
@@ -320,14 +325,15 @@ void write_all(int fd, std::string_view data) {
         const std::uint64_t ns =
             (static_cast<std::uint64_t>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1'000'000 +
              static_cast<std::uint64_t>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)) * 1000;
-        write_all(ctl_out, std::string_view(reinterpret_cast<const char*>(&ns), sizeof ns));
+        if (!write_all(ctl_out, std::string_view(reinterpret_cast<const char*>(&ns), sizeof ns)))
+          _exit(1);
       }
       _exit(0);  // the parent is done: no draining needed
     });
     rt.run();
     control.join();
   } catch (const std::exception& e) {
-    write_all(ctl_out, std::string("ERR ") + e.what() + "\n");
+    (void)write_all(ctl_out, std::string("ERR ") + e.what() + "\n");
   }
   _exit(1);
 }
@@ -543,6 +549,7 @@ measurement drive(asio::io_context& ctx, const run_spec& spec, const server_link
         co_await timer.async_wait(use_nothrow);
         server_cpu_start = server.cpu_ns();
         client_cpu_start = client_cpu_ns();
+        if (!server_cpu_start) r.fail("the server process has gone");
         timer.expires_at(r.end);
         co_await timer.async_wait(use_nothrow);
         server_cpu_end = server.cpu_ns();
@@ -559,8 +566,9 @@ measurement drive(asio::io_context& ctx, const run_spec& spec, const server_link
   measurement m;
   m.spec = spec;
   if (overran) r.fail("requests still outstanding 15 s after the end");
-  if (!server_cpu_end) server_cpu_end = server.cpu_ns();
-  if (!server_cpu_start || !server_cpu_end) r.fail("the server process has gone");
+  // Workers that all failed before the window leave no start sample: not the server's fault.
+  if (server_cpu_start && !server_cpu_end) server_cpu_end = server.cpu_ns();
+  if (server_cpu_start && !server_cpu_end) r.fail("the server process has gone");
   if (!client_cpu_end) client_cpu_end = client_cpu_ns();
   std::sort(r.samples.begin(), r.samples.end());
   m.completed = r.completed;
@@ -569,7 +577,7 @@ measurement drive(asio::io_context& ctx, const run_spec& spec, const server_link
   m.p90_us = percentile_us(r.samples, 0.90);
   m.p99_us = percentile_us(r.samples, 0.99);
   m.max_us = r.samples.empty() ? 0 : static_cast<double>(r.samples.back()) / 1000.0;
-  if (server_cpu_start && r.completed > 0) {
+  if (server_cpu_start && server_cpu_end && r.completed > 0) {
     m.server_cpu_us = static_cast<double>(*server_cpu_end - *server_cpu_start) / 1000.0 /
                       static_cast<double>(r.completed);
     m.client_cpu_us = static_cast<double>(*client_cpu_end - *client_cpu_start) / 1000.0 /
@@ -747,6 +755,15 @@ measurement run_grpc_unary(const run_spec& spec, const server_link& server, int 
   });
 }
 
+// A deadline well past the run's end: a call that never completes fails instead of
+// outliving the io_context its completions go to.
+std::unique_ptr<grpc::ClientContext> call_context(
+    clock_type::time_point end = clock_type::now()) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + (end - clock_type::now()) + 10s);
+  return context;
+}
+
 // Each worker asks for streams of `stream_messages_per_call` Greetings; a message's latency
 // is the gap since the previous one (or since the call started).
 measurement run_grpc_server_stream(const run_spec& spec, const server_link& server) {
@@ -760,7 +777,7 @@ measurement run_grpc_server_stream(const run_spec& spec, const server_link& serv
   return drive(ctx, spec, server, [&](recorder& r, std::size_t) -> asio::awaitable<void> {
     while (r.running()) {
       auto call = rpc::stream(&coronet::bench::v1::Bench::Stub::async::ServerStream, *stub,
-                              request);
+                              request, call_context());
       int received = 0;
       auto last = clock_type::now();
       for (Greeting g; co_await call.read(g);) {
@@ -789,7 +806,8 @@ measurement run_grpc_bidi(const run_spec& spec, const server_link& server) {
   Greeting ping;
   ping.set_message("ping");
   return drive(ctx, spec, server, [&](recorder& r, std::size_t) -> asio::awaitable<void> {
-    auto call = rpc::stream(&coronet::bench::v1::Bench::Stub::async::Bidi, *stub);
+    auto call = rpc::stream(&coronet::bench::v1::Bench::Stub::async::Bidi, *stub,
+                            call_context(r.end));
     Greeting echo;
     while (r.running()) {
       const auto sent = clock_type::now();
@@ -895,8 +913,13 @@ external_result run_h2load(const std::string& h2load, const server_link& server,
     e.error = "mkstemp failed";
     return e;
   }
-  write_all(fd, frame);
+  const bool written = write_all(fd, frame);
   ::close(fd);
+  if (!written) {
+    ::unlink(path);
+    e.error = "cannot write the request body file";
+    return e;
+  }
   const auto secs = std::max<long>(1, std::lround(seconds));
   const std::string out = run_command(
       h2load + " -c1 -t1 -m" + std::to_string(streams) + " -D" + std::to_string(secs) +
