@@ -1195,9 +1195,10 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const auto& spec = plan[i];
     if (progress) {
-      std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s payload %s, %zu in flight...", i + 1,
+      std::fprintf(stderr, "\r\033[K[%zu/%zu] %s: %s, %s%zu in flight, %.1f s...", i + 1,
                    plan.size(), spec.scenario.c_str(), spec.transport.c_str(),
-                   format_bytes(spec.payload).c_str(), spec.concurrency);
+                   spec.payload ? (format_bytes(spec.payload) + " B, ").c_str() : "",
+                   spec.concurrency, spec.warmup + spec.duration);
     }
     measurement m;
     if (server.error.empty() && server.gone()) server.error = "the server process exited";
