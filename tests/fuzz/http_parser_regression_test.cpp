@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 using coronet::http::status;
@@ -54,4 +56,30 @@ TEST(http_parser_regression, http11_request_without_host_is_400) {
 TEST(http_parser_regression, request_with_two_host_fields_is_400) {
   EXPECT_EQ(first_error("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"sv), status::bad_request);
   EXPECT_EQ(first_error("GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n"sv), status::bad_request);
+}
+
+// tests/fuzz/regressions/trailer_with_empty_field_name: trailer fields (after the last chunk)
+// skip the head check, count against no limit, and were merged into the request's headers.
+TEST(http_parser_regression, trailers_are_not_merged_into_headers) {
+  request_parser p;
+  auto r = p.feed("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"sv);
+  ASSERT_EQ(r.ev, event::head_done);
+  r = p.feed("1\r\nx\r\n0\r\nHost: evil\r\n:empty\r\n\r\n"sv);
+  ASSERT_EQ(r.ev, event::message_done);
+  EXPECT_EQ(p.message().body, "x");
+  ASSERT_EQ(p.message().headers.get("host"), std::optional<std::string_view>("a"));
+  for (const auto& f : p.message().headers) EXPECT_NE(f.name, "");
+  EXPECT_EQ(p.message().headers.storage().size(), 2u);
+}
+
+TEST(http_parser_regression, trailers_count_against_max_header_bytes) {
+  request_parser p({.max_header_bytes = 4096, .max_body_bytes = 65536});
+  ASSERT_EQ(p.feed("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"sv).ev,
+            event::head_done);
+  ASSERT_EQ(p.feed("0\r\nX-Big: "sv).ev, event::need_more);
+  const std::string chunk(64 * 1024, 'a');
+  auto ev = event::need_more;
+  for (int i = 0; i < 16 && ev == event::need_more; ++i) ev = p.feed(chunk).ev;
+  EXPECT_EQ(ev, event::error);
+  EXPECT_EQ(p.error_status(), status::request_header_fields_too_large);
 }

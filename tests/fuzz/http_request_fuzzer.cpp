@@ -49,15 +49,18 @@ bool has_control(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
 }
 
-void check_head(const coronet::http::request& req) {
+void check_head(const coronet::http::request& req, const parse_limits& limits) {
   check(!req.method.empty(), "head without a method");
   check(req.version == 10 || req.version == 11, "version other than 1.0 or 1.1");
   check(!req.target.empty() && !has_control(req.target), "empty target or CR/LF/NUL in it");
+  std::size_t held = req.target.size();
   for (const auto& f : req.headers) {
+    held += f.name.size() + f.value.size();
     check(!f.name.empty(), "empty header name");
     check(f.name.find_first_of(" \t:") == std::string::npos, "whitespace or colon in a name");
     check(!has_control(f.name) && !has_control(f.value), "CR/LF/NUL in a header field");
   }
+  check(held <= limits.max_header_bytes, "more header bytes held than max_header_bytes");
 }
 
 // Feeds `stream` as the server does: each read appends to the unparsed bytes, and the parser
@@ -97,7 +100,7 @@ outcome parse(std::string_view stream, const std::vector<std::size_t>& reads, pa
         return out;  // the server answers and closes: nothing after an error is parsed
       }
       case event::head_done:
-        check_head(p.message());
+        check_head(p.message(), limits);
         check(!p.idle(), "idle right after a head");
         chunked = p.chunked();
         announced = p.content_length();
@@ -110,7 +113,7 @@ outcome parse(std::string_view stream, const std::vector<std::size_t>& reads, pa
         break;
       case event::message_done: {
         auto& req = p.message();
-        check_head(req);
+        check_head(req, limits);
         check(p.idle(), "not idle after a complete message");
         check(req.body.size() <= limits.max_body_bytes, "body over the limit");
         if (!chunked) check(req.body.size() == announced, "body length differs from Content-Length");
