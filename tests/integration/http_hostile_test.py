@@ -8,7 +8,6 @@ time, and stops by itself. Loopback only.
     python3 http_hostile_test.py build/tests/integration/http_test_server [unittest args]
 """
 
-import errno
 import json
 import os
 import resource
@@ -27,7 +26,6 @@ SERVER = None  # set from argv[1] in __main__
 HOST = "127.0.0.1"
 SOCKET_TIMEOUT = 5.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 # --------------------------------------------------------------------------------------------
