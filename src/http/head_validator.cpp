@@ -50,6 +50,7 @@ bool head_validator::feed(std::string_view bytes) noexcept {
         if (where_ == where::field_name) return fail("whitespace in or before a header field name");
         continue;
       case ':':
+        if (where_ == where::line_start) return fail("empty header field name");
         if (where_ == where::field_name) where_ = where::field_value;
         continue;
       default:

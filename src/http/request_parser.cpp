@@ -90,6 +90,7 @@ request_parser::result request_parser::feed(std::string_view data) {
 int request_parser::on_message_begin(llhttp_t* p) {
   auto& s = self(p);
   s.request_.clear();
+  s.trailer_bytes_ = 0;
   s.in_message_ = true;
   s.last_was_value_ = false;
   return 0;
@@ -100,8 +101,21 @@ int request_parser::on_url(llhttp_t* p, const char* at, std::size_t n) {
   return 0;
 }
 
+// Trailer fields (after a chunked body) are counted against the head limit and dropped:
+// merged into the headers they would let a body smuggle in fields (a second Host) that the
+// head never had.
+int request_parser::on_trailer(std::size_t n) {
+  trailer_bytes_ += n;
+  if (trailer_bytes_ <= limits_.max_header_bytes) return 0;
+  error_status_ = http::status::request_header_fields_too_large;
+  error_reason_ = "request trailers too large";
+  callback_failed_ = true;
+  return HPE_USER;
+}
+
 int request_parser::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
   auto& s = self(p);
+  if (!s.in_head_) return s.on_trailer(n);
   auto& fields = s.request_.headers.storage();
   if (s.last_was_value_ || fields.empty()) {
     fields.emplace_back();
@@ -113,6 +127,7 @@ int request_parser::on_header_field(llhttp_t* p, const char* at, std::size_t n) 
 
 int request_parser::on_header_value(llhttp_t* p, const char* at, std::size_t n) {
   auto& s = self(p);
+  if (!s.in_head_) return s.on_trailer(n);
   auto& fields = s.request_.headers.storage();
   if (fields.empty()) return -1;
   fields.back().value.append(at, n);
@@ -125,6 +140,15 @@ int request_parser::on_headers_complete(llhttp_t* p) {
   if (p->http_major != 1) {
     s.error_status_ = http::status::bad_request;  // no HTTP/0.9; 2.0 is never sent this way
     s.error_reason_ = "unsupported HTTP version";
+    s.callback_failed_ = true;
+    return -1;
+  }
+  // RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in HTTP/1.0; else 400.
+  std::size_t hosts = 0;
+  for (const auto& f : s.request_.headers) hosts += iequals(f.name, "host") ? 1 : 0;
+  if (hosts > 1 || (hosts == 0 && p->http_minor >= 1)) {
+    s.error_status_ = http::status::bad_request;
+    s.error_reason_ = hosts > 1 ? "more than one Host header" : "missing Host header";
     s.callback_failed_ = true;
     return -1;
   }

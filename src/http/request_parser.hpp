@@ -70,12 +70,14 @@ class request_parser {
   static const llhttp_settings_t settings_;
 
   result fail(http::status s, std::string_view why, std::size_t consumed);
+  int on_trailer(std::size_t n);
 
   llhttp_t parser_{};
   parse_limits limits_;
   request request_;
   head_validator validator_;
   std::size_t head_bytes_ = 0;
+  std::size_t trailer_bytes_ = 0;
   bool in_message_ = false;
   bool in_head_ = true;
   bool last_was_value_ = false;

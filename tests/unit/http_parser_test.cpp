@@ -94,7 +94,7 @@ TEST(http_parser, every_split_point_yields_the_same_requests) {
 
 TEST(http_parser, pauses_after_the_head_before_reading_the_body) {
   request_parser p;
-  const std::string_view in = "POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+  const std::string_view in = "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc";
   auto r = p.feed(in);
   EXPECT_EQ(r.ev, event::head_done);
   EXPECT_TRUE(p.has_body());
@@ -115,7 +115,7 @@ TEST(http_parser, http10_keeps_alive_only_when_asked) {
 }
 
 TEST(http_parser, head_over_the_limit_is_431) {
-  const std::string big = "GET / HTTP/1.1\r\nX: " + std::string(200, 'a') + "\r\n\r\n";
+  const std::string big = "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(200, 'a') + "\r\n\r\n";
   const auto out = parse(big, {}, {.max_header_bytes = 100});
   EXPECT_TRUE(out.failed);
   EXPECT_EQ(out.error, status::request_header_fields_too_large);
@@ -125,7 +125,7 @@ TEST(http_parser, head_over_the_limit_is_431) {
 }
 
 TEST(http_parser, decoded_chunked_body_over_the_limit_is_413) {
-  const auto out = parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+  const auto out = parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                          "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n",
                          {}, {.max_body_bytes = 10});
   EXPECT_TRUE(out.failed);
