@@ -84,15 +84,19 @@ int response_parser::on_message_begin(llhttp_t* p) {
   return 0;
 }
 
+// Header and trailer fields alike count against max_header_bytes.
+bool response_parser::count_head(std::size_t n) {
+  head_bytes_ += n;
+  if (head_bytes_ <= limits_.max_header_bytes) return true;
+  error_ = client_errc::response_too_large;
+  error_reason_ = "response head too large";
+  callback_failed_ = true;
+  return false;
+}
+
 int response_parser::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
   auto& s = self(p);
-  s.head_bytes_ += n;
-  if (s.head_bytes_ > s.limits_.max_header_bytes) {
-    s.error_ = client_errc::response_too_large;
-    s.error_reason_ = "response head too large";
-    s.callback_failed_ = true;
-    return HPE_USER;
-  }
+  if (!s.count_head(n)) return HPE_USER;
   if (s.head_done_) return 0;  // a trailer field: dropped
   auto& fields = s.response_.headers.storage();
   if (s.last_was_value_ || fields.empty()) {
@@ -105,13 +109,7 @@ int response_parser::on_header_field(llhttp_t* p, const char* at, std::size_t n)
 
 int response_parser::on_header_value(llhttp_t* p, const char* at, std::size_t n) {
   auto& s = self(p);
-  s.head_bytes_ += n;
-  if (s.head_bytes_ > s.limits_.max_header_bytes) {
-    s.error_ = client_errc::response_too_large;
-    s.error_reason_ = "response head too large";
-    s.callback_failed_ = true;
-    return HPE_USER;
-  }
+  if (!s.count_head(n)) return HPE_USER;
   if (s.head_done_) return 0;
   auto& fields = s.response_.headers.storage();
   if (fields.empty()) return HPE_USER;

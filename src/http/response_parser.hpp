@@ -59,6 +59,7 @@ class response_parser {
 
  private:
   static int on_message_begin(llhttp_t* p);
+  bool count_head(std::size_t n);
   static int on_header_field(llhttp_t* p, const char* at, std::size_t n);
   static int on_header_value(llhttp_t* p, const char* at, std::size_t n);
   static int on_headers_complete(llhttp_t* p);
