@@ -5,12 +5,16 @@
 #   2. 64 connections, 16 requests pipelined per write;
 #   3. 10,000 idle keep-alive connections: server RSS per connection.
 # Reports req/s and server CPU microseconds per request (utime+stime from /proc/PID/stat).
+# The two load scenarios run ROUNDS times, the servers taking turns, and each figure is the
+# median over rounds (the ratio is the median of the per-round ratios): on a shared machine a
+# single run can be off by 20% either way.
 #
-#   bench/http_plaintext.sh [BUILD_DIR] [SECONDS]      (defaults: build, 5)
+#   bench/http_plaintext.sh [BUILD_DIR] [SECONDS] [ROUNDS]   (defaults: build, 5, 3)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$root/build}"
 duration="${2:-5}"
+rounds="${3:-3}"
 server_cpu=0
 client_cpu=1
 idle_conns=10000
@@ -127,18 +131,32 @@ echo "coronet pid $coronet_pid port $coronet_port; nginx pid $nginx_pid port $ng
 # Warm both up, then measure each scenario for both servers back to back.
 taskset -c $client_cpu wrk -t1 -c64 -d1s "http://127.0.0.1:$coronet_port/" >/dev/null
 taskset -c $client_cpu wrk -t1 -c64 -d1s "http://127.0.0.1:$nginx_port/" >/dev/null
-read -r c_rps c_cpu < <(run_wrk "$coronet_pid" "$coronet_port")
-read -r n_rps n_cpu < <(run_wrk "$nginx_pid" "$nginx_port")
-read -r cp_rps cp_cpu < <(run_wrk "$coronet_pid" "$coronet_port" -s "$work/pipeline.lua")
-read -r np_rps np_cpu < <(run_wrk "$nginx_pid" "$nginx_port" -s "$work/pipeline.lua")
+# Each round: both servers, both scenarios, back to back. One line per round:
+# c_rps c_cpu n_rps n_cpu cp_rps cp_cpu np_rps np_cpu
+for r in $(seq "$rounds"); do
+  read -r c_rps c_cpu < <(run_wrk "$coronet_pid" "$coronet_port")
+  read -r n_rps n_cpu < <(run_wrk "$nginx_pid" "$nginx_port")
+  read -r cp_rps cp_cpu < <(run_wrk "$coronet_pid" "$coronet_port" -s "$work/pipeline.lua")
+  read -r np_rps np_cpu < <(run_wrk "$nginx_pid" "$nginx_port" -s "$work/pipeline.lua")
+  echo "$c_rps $c_cpu $n_rps $n_cpu $cp_rps $cp_cpu $np_rps $np_cpu" | tee -a "$work/rounds" |
+    awk -v r="$r" '{ printf "round %d: keep-alive CPU/req %.2fx, pipelined req/s %.2fx\n", r, $2 / $4, $5 / $7 }' >&2
+done
 c_idle=$(idle_rss "$coronet_pid" "$coronet_port")
 n_idle=$(idle_rss "$nginx_pid" "$nginx_port")
 
-printf '\n%-34s %14s %14s %10s\n' "scenario" "coronet" "nginx" "ratio"
-row() { awk -v name="$1" -v a="$2" -v b="$3" -v unit="$4" \
-  'BEGIN { printf "%-34s %11s %-2s %11s %-2s %9.2fx\n", name, a, unit, b, unit, a / b }'; }
-row "keep-alive, req/s" "$c_rps" "$n_rps" ""
-row "keep-alive, CPU us/request" "$c_cpu" "$n_cpu" ""
-row "pipelined x16, req/s" "$cp_rps" "$np_rps" ""
-row "pipelined x16, CPU us/request" "$cp_cpu" "$np_cpu" ""
-row "$idle_conns idle conns, KiB RSS/conn" "$c_idle" "$n_idle" ""
+# median COLUMN_EXPRESSION: the median over rounds of an awk expression of one round's line.
+median() {
+  awk "{ print $1 }" "$work/rounds" | sort -g |
+    awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+printf '\n%-34s %14s %14s %10s\n' "scenario (median of $rounds rounds)" "coronet" "nginx" "ratio"
+row() { awk -v name="$1" -v a="$2" -v b="$3" -v ratio="$4" \
+  'BEGIN { printf "%-34s %14.0f %14.0f %9.2fx\n", name, a, b, ratio }'; }
+rowf() { awk -v name="$1" -v a="$2" -v b="$3" -v ratio="$4" \
+  'BEGIN { printf "%-34s %14.2f %14.2f %9.2fx\n", name, a, b, ratio }'; }
+row "keep-alive, req/s" "$(median '$1')" "$(median '$3')" "$(median '$1 / $3')"
+rowf "keep-alive, CPU us/request" "$(median '$2')" "$(median '$4')" "$(median '$2 / $4')"
+row "pipelined x16, req/s" "$(median '$5')" "$(median '$7')" "$(median '$5 / $7')"
+rowf "pipelined x16, CPU us/request" "$(median '$6')" "$(median '$8')" "$(median '$6 / $8')"
+rowf "$idle_conns idle conns, KiB RSS/conn" "$c_idle" "$n_idle" "$(awk -v a="$c_idle" -v b="$n_idle" 'BEGIN { print a / b }')"

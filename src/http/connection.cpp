@@ -24,6 +24,7 @@ using asio::ip::tcp;
 using coronet::detail::use_nothrow;
 
 constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::size_t inline_body_max = 1024;
 
 void append_number(std::string& out, std::uint64_t n) {
   char digits[24];
@@ -31,8 +32,31 @@ void append_number(std::string& out, std::uint64_t n) {
   out.append(digits, r.ptr);
 }
 
+// Bytes a header name or value must not carry: a CR or LF would let it split the response.
+constexpr auto breaks_line = [] {
+  std::array<bool, 256> t{};
+  t['\r'] = t['\n'] = t['\0'] = true;
+  return t;
+}();
+
 bool has_line_break(std::string_view s) noexcept {
-  return s.find_first_of("\r\n", 0, 3) != std::string_view::npos;  // CR, LF or NUL
+  for (const char c : s) {
+    if (breaks_line[static_cast<unsigned char>(c)]) return true;
+  }
+  return false;
+}
+
+// "HTTP/1.1 200 OK\r\n" for every code coronet names, built once.
+std::string_view status_line(unsigned code) {
+  static const auto lines = [] {
+    std::array<std::string, 600> t;
+    for (unsigned c = 100; c < t.size(); ++c) {
+      t[c] = "HTTP/1.1 " + std::to_string(c) + ' ' + std::string(reason_phrase(c)) + "\r\n";
+    }
+    return t;
+  }();
+  if (code < lines.size() && !lines[code].empty()) return lines[code];
+  return {};
 }
 
 // Drops the first n bytes of a buffer sequence held in a vector.
@@ -105,7 +129,6 @@ class connection : public std::enable_shared_from_this<connection> {
   phase phase_ = phase::idle;
   bool fresh_ = true;       // no request seen yet
   bool closing_ = false;    // the last answer is queued: flush, then close
-  bool head_without_body_ = false;  // the parser completes this message without more input
   bool linger_ = false;     // input may still be arriving: drain it before closing
   bool timed_out_ = false;  // the watchdog fired
   bool done_ = false;
@@ -144,8 +167,7 @@ asio::awaitable<void> connection::run(std::shared_ptr<connection> self, std::str
 asio::awaitable<void> connection::serve() {
   const auto& opt = state_->options;
   for (;;) {
-    // After a head without a body the parser completes the message with no further input.
-    if (!head_without_body_ && (!ex_ || ex_->buffered() == 0)) {
+    if (!ex_ || ex_->buffered() == 0) {
       if (!co_await flush()) co_return;
       if (closing_) co_return;
       if (ex_ && ex_->parser.idle()) worker_.give_back(std::move(ex_));
@@ -172,6 +194,12 @@ asio::awaitable<void> connection::serve() {
       auto& e = ex();
       if (idle) std::copy_n(first_bytes_.data(), n, e.buffer.get() + e.end);
       e.end += n;
+      if (n == target.size() && e.end < exchange::buffer_size) {
+        // The read filled its buffer, so more is probably waiting (a pipelined batch larger
+        // than the idle buffer): take it now, so its answers join this write rather than
+        // costing a second one.
+        e.end += socket_.read_some(asio::buffer(e.buffer.get() + e.end, exchange::buffer_size - e.end), ec);
+      }
       if (phase_ == phase::idle) {
         phase_ = phase::head;
         fresh_ = false;
@@ -182,7 +210,6 @@ asio::awaitable<void> connection::serve() {
     }
 
     auto& e = *ex_;
-    head_without_body_ = false;
     const auto r = e.parser.feed({e.buffer.get() + e.begin, e.buffered()});
     e.begin += r.consumed;
     if (e.begin == e.end) e.begin = e.end = 0;
@@ -207,17 +234,12 @@ asio::awaitable<void> connection::serve() {
   }
 }
 
+// A head with a body to read (a bodiless request goes straight to message_done).
 bool connection::head_is_plain() {
   auto& p = ex_->parser;
   const auto& opt = state_->options;
-  if (p.has_body()) {
-    phase_ = phase::body;
-    set_timeout(opt.body_read_timeout);
-  } else {
-    phase_ = phase::handling;
-    no_deadline();
-    head_without_body_ = true;
-  }
+  phase_ = phase::body;
+  set_timeout(opt.body_read_timeout);
   return (p.chunked() || p.content_length() <= opt.max_body_bytes) &&
          !p.message().headers.contains("expect");
 }
@@ -261,6 +283,11 @@ asio::awaitable<bool> connection::on_message() {
   phase_ = phase::handling;
   no_deadline();
   ++requests_;
+  // A request with a body had its expectation checked after its head; this covers the rest.
+  if (const auto expect = req.headers.get("expect"); expect && !iequals(*expect, "100-continue")) {
+    co_await send_error(http::status::expectation_failed, "unsupported expectation");
+    co_return false;
+  }
   bool keep = p.keep_alive() && !state_->draining.load(std::memory_order_relaxed) &&
               (opt.max_requests_per_connection == 0 || requests_ < opt.max_requests_per_connection);
 
@@ -309,32 +336,36 @@ const handler* connection::route(request& req, response& res) {
 
 void connection::serialize(exchange::pending& out, const request& req, response& res, bool keep,
                            bool streamed) {
+  auto& h = out.head;
+  const auto code = static_cast<unsigned>(res.status);
+  if (const auto line = status_line(code); !line.empty()) {
+    h.append(line);
+  } else {
+    h.append("HTTP/1.1 ");
+    append_number(h, code);
+    h.append(" Unknown\r\n");
+  }
+  h.append(worker_.preamble(state_->options.server_name));  // Server and Date
+  bool valid = true;
   for (const auto& f : res.headers) {
-    if (has_line_break(f.name) || has_line_break(f.value) || f.name.empty()) {
-      // A CR or LF would let a header value split the response: refuse to send it.
-      res = response::text("Internal Server Error\n", http::status::internal_server_error);
+    if (f.name.empty() || has_line_break(f.name) || has_line_break(f.value)) {
+      valid = false;
       break;
     }
-  }
-  const auto code = static_cast<unsigned>(res.status);
-  const bool bodiless = code < 200 || code == 204 || code == 304;
-  auto& h = out.head;
-  h.append("HTTP/1.1 ");
-  append_number(h, code);
-  h += ' ';
-  h.append(reason_phrase(code));
-  h.append("\r\n");
-  if (!state_->options.server_name.empty()) {
-    h.append("Server: ").append(state_->options.server_name).append("\r\n");
-  }
-  h.append("Date: ").append(worker_.date.now()).append("\r\n");
-  for (const auto& f : res.headers) {
     if (iequals(f.name, "content-length") || iequals(f.name, "transfer-encoding") ||
         iequals(f.name, "connection")) {
       continue;  // framing is coronet's to decide
     }
     h.append(f.name).append(": ").append(f.value).append("\r\n");
   }
+  if (!valid) {
+    // A CR or LF would let a header value split the response: refuse to send it.
+    res = response::text("Internal Server Error\n", http::status::internal_server_error);
+    h.clear();
+    serialize(out, req, res, keep, false);
+    return;
+  }
+  const bool bodiless = code < 200 || code == 204 || code == 304;
   if (streamed) {
     if (req.version >= 11) h.append("Transfer-Encoding: chunked\r\n");
   } else if (!bodiless) {
@@ -348,11 +379,17 @@ void connection::serialize(exchange::pending& out, const request& req, response&
     h.append("Connection: keep-alive\r\n");
   }
   h.append("\r\n");
-  ex_->out_bytes += h.size();
   if (!streamed && !bodiless && req.method != "HEAD") {
-    out.body = std::move(res.body);
-    ex_->out_bytes += out.body.size();
+    // A small body is cheaper to copy behind its head than to give its own iovec; a large
+    // one is moved and gathered without a copy.
+    if (res.body.size() <= inline_body_max) {
+      h.append(res.body);
+    } else {
+      out.body = std::move(res.body);
+      ex_->out_bytes += out.body.size();
+    }
   }
+  ex_->out_bytes += h.size();
 }
 
 asio::awaitable<bool> connection::flush() {

@@ -11,6 +11,8 @@ class date_cache {
  public:
   /// "Wed, 25 Nov 2026 17:06:20 GMT"
   std::string_view now() noexcept;
+  /// The second the last now() formatted.
+  [[nodiscard]] std::time_t second() const noexcept { return second_; }
 
  private:
   std::time_t second_ = -1;

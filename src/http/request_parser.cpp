@@ -1,10 +1,24 @@
 #include "request_parser.hpp"
 
+#include <array>
+
 namespace coronet::http::detail {
 
 namespace {
 
 request_parser& self(llhttp_t* p) { return *static_cast<request_parser*>(p->data); }
+
+// Method names with their lengths, so assigning one does not measure a C string.
+std::string_view method_name(std::uint8_t method) {
+  static const auto names = [] {
+    std::array<std::string_view, 256> t{};
+#define CORONET_METHOD_NAME(num, name, text) t[num] = #text;
+    HTTP_ALL_METHOD_MAP(CORONET_METHOD_NAME)
+#undef CORONET_METHOD_NAME
+    return t;
+  }();
+  return names[method];
+}
 
 llhttp_settings_t make_settings() {
   llhttp_settings_t s;
@@ -56,8 +70,7 @@ request_parser::result request_parser::fail(http::status s, std::string_view why
 }
 
 request_parser::result request_parser::feed(std::string_view data) {
-  // Even with no bytes, llhttp must run: a message without a body completes right after
-  // its head, with no further input.
+  // llhttp wants a valid pointer even for no bytes.
   static constexpr char nothing = 0;
   if (data.empty()) data = std::string_view(&nothing, 0);
   const bool was_in_head = in_head_;
@@ -78,6 +91,10 @@ request_parser::result request_parser::feed(std::string_view data) {
     if (head_bytes_ > limits_.max_header_bytes) {
       return fail(http::status::request_header_fields_too_large, "request head too large", consumed);
     }
+  }
+  if (paused_for_ == event::message_done) {  // the next head starts fresh
+    validator_.reset();
+    head_bytes_ = 0;
   }
 
   if (err == HPE_OK || err == HPE_PAUSED) return {paused_for_, consumed};
@@ -153,8 +170,11 @@ int request_parser::on_headers_complete(llhttp_t* p) {
     return -1;
   }
   s.request_.version = p->http_major * 10 + p->http_minor;
-  s.request_.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+  s.request_.method.assign(method_name(p->method));
   s.in_head_ = false;
+  // Only a head with a body pauses: the server decides whether to read it. A bodiless
+  // request completes in the same call.
+  if (!s.has_body()) return 0;
   s.paused_for_ = event::head_done;
   return HPE_PAUSED;
 }
@@ -176,8 +196,6 @@ int request_parser::on_message_complete(llhttp_t* p) {
   s.keep_alive_ = llhttp_should_keep_alive(p) != 0;
   s.in_message_ = false;
   s.in_head_ = true;
-  s.head_bytes_ = 0;
-  s.validator_.reset();
   s.paused_for_ = event::message_done;
   return HPE_PAUSED;
 }

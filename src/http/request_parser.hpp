@@ -25,7 +25,7 @@ class request_parser {
  public:
   enum class event {
     need_more,     ///< every byte was consumed; feed more
-    head_done,     ///< the head of message() is complete; feed the rest for its body
+    head_done,     ///< the head of message() is complete and a body follows; feed the rest for it
     message_done,  ///< message() is complete; feed the rest for the next one
     error,         ///< the stream is unusable: answer error_status() and close
   };

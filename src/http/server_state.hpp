@@ -13,6 +13,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -61,6 +62,18 @@ struct worker {
   std::unordered_set<connection*> connections;
   std::vector<std::unique_ptr<exchange>> spare;
 
+  /// "Server: ...\r\nDate: ...\r\n", rebuilt when the second changes.
+  std::string_view preamble(std::string_view server_name) {
+    const auto d = date.now();
+    if (date.second() != preamble_second_) {
+      preamble_second_ = date.second();
+      preamble_.clear();
+      if (!server_name.empty()) preamble_.append("Server: ").append(server_name).append("\r\n");
+      preamble_.append("Date: ").append(d).append("\r\n");
+    }
+    return preamble_;
+  }
+
   std::unique_ptr<exchange> borrow(parse_limits limits) {
     if (spare.empty()) return std::make_unique<exchange>(limits);
     auto e = std::move(spare.back());
@@ -76,6 +89,10 @@ struct worker {
     e->out_bytes = 0;
     spare.push_back(std::move(e));
   }
+
+ private:
+  std::string preamble_;
+  std::time_t preamble_second_ = -1;
 };
 
 }  // namespace coronet::http::detail

@@ -605,6 +605,21 @@ class LimitsTest(ServerTestCase):
         self.assertEqual(res.status, 417)
         self.assertEqual(res.header("connection"), "close")
 
+    def test_unsupported_expectation_without_body_is_417(self):
+        conn = self.connect()
+        conn.send(b"GET / HTTP/1.1\r\nHost: t\r\nExpect: something-else\r\n\r\n")
+        res = conn.read_response()
+        self.assertEqual(res.status, 417)
+        self.assertEqual(res.header("connection"), "close")
+
+    def test_expect_100_continue_without_body_is_answered_without_100(self):
+        conn = self.connect()
+        conn.send(b"GET / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\r\n" + get("/users/3"))
+        res = conn.read_response()
+        self.assertEqual((res.status, res.body), (200, b"Hello, World!"))
+        follow = conn.read_response()
+        self.assertEqual((follow.status, follow.body), (200, b"user 3"))
+
     def test_expect_100_continue_to_unknown_path_gets_404_without_100(self):
         conn = self.connect()
         conn.send(b"POST /nowhere HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"

@@ -104,6 +104,32 @@ TEST(http_parser, pauses_after_the_head_before_reading_the_body) {
   EXPECT_EQ(p.message().body, "abc");
 }
 
+TEST(http_parser, a_request_without_body_completes_without_pausing_after_its_head) {
+  request_parser p;
+  const std::string_view in = "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n";
+  auto r = p.feed(in);
+  EXPECT_EQ(r.ev, event::message_done);
+  EXPECT_EQ(p.message().target, "/a");
+  r = p.feed(in.substr(r.consumed));
+  EXPECT_EQ(r.ev, event::message_done);
+  EXPECT_EQ(p.message().target, "/b");
+}
+
+TEST(http_parser, a_bad_byte_late_in_a_head_split_across_feeds_is_still_found) {
+  // The head check runs over each piece as it arrives, also for a head that completes a
+  // bodiless message in the same call.
+  using namespace std::string_view_literals;
+  for (const auto bad : {"GET / HTTP/1.1\r\nHost: a\r\nX: a\nb\r\n\r\n"sv,
+                         "GET / HTTP/1.1\r\nHost: a\r\nX:\0\r\n\r\n"sv}) {
+    for (std::size_t cut = 1; cut < bad.size(); ++cut) {
+      request_parser p;
+      auto r = p.feed(bad.substr(0, cut));
+      if (r.ev == event::need_more) r = p.feed(bad.substr(cut));
+      EXPECT_EQ(r.ev, event::error) << "cut at " << cut;
+    }
+  }
+}
+
 TEST(http_parser, http10_keeps_alive_only_when_asked) {
   auto out = parse("GET / HTTP/1.0\r\n\r\n");
   ASSERT_EQ(out.requests.size(), 1u);
