@@ -412,7 +412,8 @@ asio::awaitable<std::error_code> connection::write_now(std::vector<asio::const_b
   std::size_t total = 0;
   for (const auto& b : bufs) total += b.size();
   std::error_code ec;
-  const auto n = socket_.write_some(bufs, ec);
+  // One buffer goes out with send(), cheaper than sendmsg() with a one-entry iovec.
+  const auto n = bufs.size() == 1 ? socket_.write_some(bufs.front(), ec) : socket_.write_some(bufs, ec);
   if (ec && ec != asio::error::would_block) co_return ec;
   if (n == total) co_return std::error_code{};
   consume(bufs, n);
