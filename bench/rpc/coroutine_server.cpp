@@ -1,7 +1,10 @@
 // The coroutine side of the gRPC benchmark: the same HelloWorld served by a
 // coronet::rpc::service, its handler a coroutine on a coronet::runtime io_context.
 //
-//     rpc-coroutine-server --listen 127.0.0.1:50051 [--threads 1]
+//     rpc-coroutine-server --listen 127.0.0.1:50051 [--threads 1] [--arg NAME=VALUE]...
+//                          [--max-threads N]
+#include "builder_flags.hpp"
+
 #include <coronet/rpc/server.hpp>
 #include <coronet/runtime.hpp>
 
@@ -24,15 +27,24 @@ asio::awaitable<grpc::Status> say_hello(grpc::CallbackServerContext&, const Gree
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:50051";
   std::size_t threads = 1;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--listen") == 0) listen = argv[++i];
-    else if (std::strcmp(argv[i], "--threads") == 0) threads = std::stoul(argv[++i]);
+  bench::builder_flags flags;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+      listen = argv[++i];
+    } else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      threads = std::stoul(argv[++i]);
+    } else if (!flags.parse(argc, argv, i)) {
+      std::cerr << "usage: " << argv[0]
+                << " [--listen HOST:PORT] [--threads N] [--arg NAME=VALUE]... [--max-threads N]\n";
+      return 2;
+    }
   }
   coronet::runtime rt({.threads = threads});
   coronet::rpc::service<HelloWorld> greeter;
   greeter.handle("SayHello", &say_hello);
   coronet::rpc::server server(rt, {.address = listen, .health_service = false,
-                                   .reflection = false});
+                                   .reflection = false,
+                                   .configure = [&](grpc::ServerBuilder& b) { flags.apply(b); }});
   server.add(greeter);
   server.start();
   std::cout << "listening on port " << server.port() << std::endl;

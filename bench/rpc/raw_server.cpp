@@ -1,7 +1,8 @@
 // Baseline for the gRPC benchmark: HelloWorld on grpc++'s callback API with no coroutines,
 // answering inline on gRPC's thread (DefaultReactor + Finish), the cheapest form it has.
 //
-//     rpc-raw-server --listen 127.0.0.1:50051
+//     rpc-raw-server --listen 127.0.0.1:50051 [--arg NAME=VALUE]... [--max-threads N]
+#include "builder_flags.hpp"
 #include "hello.grpc.pb.h"
 
 #include <grpcpp/server.h>
@@ -28,11 +29,18 @@ class greeter final : public HelloWorld::CallbackService {
 
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:50051";
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--listen") == 0) listen = argv[++i];
+  bench::builder_flags flags;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+      listen = argv[++i];
+    } else if (!flags.parse(argc, argv, i)) {
+      std::cerr << "usage: " << argv[0] << " [--listen HOST:PORT] [--arg NAME=VALUE]... [--max-threads N]\n";
+      return 2;
+    }
   }
   greeter service;
   grpc::ServerBuilder builder;
+  flags.apply(builder);
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);

@@ -14,6 +14,7 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 namespace coronet::http::detail {
 
@@ -25,12 +26,10 @@ using coronet::detail::use_nothrow;
 
 constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::size_t inline_body_max = 1024;
-
-void append_number(std::string& out, std::uint64_t n) {
-  char digits[24];
-  const auto r = std::to_chars(digits, digits + sizeof digits, n);
-  out.append(digits, r.ptr);
-}
+// The longest framing lines serialize() adds: Content-Length (or Transfer-Encoding), then
+// Connection, then the empty line.
+constexpr std::size_t framing_max = sizeof "Content-Length: 18446744073709551615\r\n" +
+                                    sizeof "Connection: keep-alive\r\n" + sizeof "\r\n";
 
 // Bytes a header name or value must not carry: a CR or LF would let it split the response.
 constexpr auto breaks_line = [] {
@@ -336,60 +335,74 @@ const handler* connection::route(request& req, response& res) {
 
 void connection::serialize(exchange::pending& out, const request& req, response& res, bool keep,
                            bool streamed) {
-  auto& h = out.head;
   const auto code = static_cast<unsigned>(res.status);
-  if (const auto line = status_line(code); !line.empty()) {
-    h.append(line);
-  } else {
-    h.append("HTTP/1.1 ");
-    append_number(h, code);
-    h.append(" Unknown\r\n");
+  const bool bodiless = code < 200 || code == 204 || code == 304;
+  const bool with_body = !streamed && !bodiless && req.method != "HEAD";
+  // A small body is cheaper to copy behind its head than to give its own iovec; a large one
+  // is moved and gathered without a copy.
+  const bool inline_body = with_body && res.body.size() <= inline_body_max;
+
+  // First pass: refuse header fields that could split the response, and size the head.
+  char unknown[32];
+  auto line = status_line(code);
+  if (line.empty()) {
+    const auto n = std::snprintf(unknown, sizeof unknown, "HTTP/1.1 %u Unknown\r\n", code);
+    line = {unknown, static_cast<std::size_t>(n)};
   }
-  h.append(worker_.preamble(state_->options.server_name));  // Server and Date
-  bool valid = true;
+  const auto preamble = worker_.preamble(state_->options.server_name);  // Server and Date
+  std::size_t size = line.size() + preamble.size() + framing_max + (inline_body ? res.body.size() : 0);
   for (const auto& f : res.headers) {
     if (f.name.empty() || has_line_break(f.name) || has_line_break(f.value)) {
-      valid = false;
-      break;
+      // A CR or LF would let a header value split the response: refuse to send it.
+      res = response::text("Internal Server Error\n", http::status::internal_server_error);
+      serialize(out, req, res, keep, false);
+      return;
     }
+    size += f.name.size() + f.value.size() + 4;
+  }
+
+  // Second pass: write it, with one size change for the whole head instead of an append
+  // (and its capacity check) per piece.
+  auto& h = out.head;
+  const auto start = h.size();
+  h.resize(start + size);
+  char* p = h.data() + start;
+  const auto put = [&p](std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  };
+  put(line);
+  put(preamble);
+  for (const auto& f : res.headers) {
     if (iequals(f.name, "content-length") || iequals(f.name, "transfer-encoding") ||
         iequals(f.name, "connection")) {
       continue;  // framing is coronet's to decide
     }
-    h.append(f.name).append(": ").append(f.value).append("\r\n");
+    put(f.name);
+    put(": ");
+    put(f.value);
+    put("\r\n");
   }
-  if (!valid) {
-    // A CR or LF would let a header value split the response: refuse to send it.
-    res = response::text("Internal Server Error\n", http::status::internal_server_error);
-    h.clear();
-    serialize(out, req, res, keep, false);
-    return;
-  }
-  const bool bodiless = code < 200 || code == 204 || code == 304;
   if (streamed) {
-    if (req.version >= 11) h.append("Transfer-Encoding: chunked\r\n");
+    if (req.version >= 11) put("Transfer-Encoding: chunked\r\n");
   } else if (!bodiless) {
-    h.append("Content-Length: ");
-    append_number(h, res.body.size());
-    h.append("\r\n");
+    put("Content-Length: ");
+    p = std::to_chars(p, p + 20, res.body.size()).ptr;
+    put("\r\n");
   }
   if (!keep) {
-    h.append("Connection: close\r\n");
+    put("Connection: close\r\n");
   } else if (req.version == 10) {
-    h.append("Connection: keep-alive\r\n");
+    put("Connection: keep-alive\r\n");
   }
-  h.append("\r\n");
-  if (!streamed && !bodiless && req.method != "HEAD") {
-    // A small body is cheaper to copy behind its head than to give its own iovec; a large
-    // one is moved and gathered without a copy.
-    if (res.body.size() <= inline_body_max) {
-      h.append(res.body);
-    } else {
-      out.body = std::move(res.body);
-      ex_->out_bytes += out.body.size();
-    }
+  put("\r\n");
+  if (inline_body) put(res.body);
+  h.resize(static_cast<std::size_t>(p - h.data()));
+  ex_->out_bytes += h.size() - start;
+  if (with_body && !inline_body) {
+    out.body = std::move(res.body);
+    ex_->out_bytes += out.body.size();
   }
-  ex_->out_bytes += h.size();
 }
 
 asio::awaitable<bool> connection::flush() {

@@ -58,6 +58,7 @@ void server::start() {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams);
   }
   for (const auto& [name, value] : options_.channel_args) builder.AddChannelArgument(name, value);
+  if (options_.configure) options_.configure(builder);
   for (auto* s : services_) builder.RegisterService(s);
   {
     std::lock_guard lock(build_mutex());

@@ -23,6 +23,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,7 @@
 
 namespace grpc {
 class Server;
+class ServerBuilder;
 class Service;
 }  // namespace grpc
 
@@ -57,8 +59,12 @@ struct server_options {
   bool reflection = true;
   /// How long a runtime stop lets in-flight calls run before they are cancelled.
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);
-  /// Further integer channel arguments (GRPC_ARG_* names), applied last.
+  /// Further integer channel arguments (GRPC_ARG_* names), applied after the fields above.
   std::map<std::string, int> channel_args = {};
+  /// Called last with the builder, for anything the fields above do not name: string
+  /// channel arguments, a grpc::ResourceQuota, ServerBuilder options. docs/grpc.md lists
+  /// which settings change the cost of a call.
+  std::function<void(grpc::ServerBuilder&)> configure = {};
 };
 
 class server {
