@@ -5,6 +5,7 @@
 // read, let the parser cut requests out of the bytes, answer each in order, and when the
 // input is drained write every queued answer with one gather write. A watchdog timer closes
 // connections whose client is too slow; moving a deadline costs a store, not a timer call.
+#include "line_bytes.hpp"
 #include "server_state.hpp"
 
 #include <coronet/http/body_writer.hpp>
@@ -30,20 +31,6 @@ constexpr std::size_t inline_body_max = 1024;
 // Connection, then the empty line.
 constexpr std::size_t framing_max = sizeof "Content-Length: 18446744073709551615\r\n" +
                                     sizeof "Connection: keep-alive\r\n" + sizeof "\r\n";
-
-// Bytes a header name or value must not carry: a CR or LF would let it split the response.
-constexpr auto breaks_line = [] {
-  std::array<bool, 256> t{};
-  t['\r'] = t['\n'] = t['\0'] = true;
-  return t;
-}();
-
-bool has_line_break(std::string_view s) noexcept {
-  for (const char c : s) {
-    if (breaks_line[static_cast<unsigned char>(c)]) return true;
-  }
-  return false;
-}
 
 // "HTTP/1.1 200 OK\r\n" for every code coronet names, built once.
 std::string_view status_line(unsigned code) {
@@ -352,7 +339,7 @@ void connection::serialize(exchange::pending& out, const request& req, response&
   const auto preamble = worker_.preamble(state_->options.server_name);  // Server and Date
   std::size_t size = line.size() + preamble.size() + framing_max + (inline_body ? res.body.size() : 0);
   for (const auto& f : res.headers) {
-    if (f.name.empty() || has_line_break(f.name) || has_line_break(f.value)) {
+    if (f.name.empty() || has_line_byte(f.name) || has_line_byte(f.value)) {
       // A CR or LF would let a header value split the response: refuse to send it.
       res = response::text("Internal Server Error\n", http::status::internal_server_error);
       serialize(out, req, res, keep, false);

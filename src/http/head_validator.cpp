@@ -1,19 +1,8 @@
 #include "head_validator.hpp"
 
-#include <array>
+#include "line_bytes.hpp"
 
 namespace coronet::http::detail {
-
-namespace {
-
-// Bytes that matter inside a request line or a field value: line ends and NUL.
-constexpr auto line_special = [] {
-  std::array<bool, 256> t{};
-  t['\r'] = t['\n'] = t['\0'] = true;
-  return t;
-}();
-
-}  // namespace
 
 bool head_validator::feed(std::string_view bytes) noexcept {
   if (reason_) return false;
@@ -23,7 +12,7 @@ bool head_validator::feed(std::string_view bytes) noexcept {
     if (where_ == where::done) return true;
     if (!after_cr_ && (where_ == where::field_value || where_ == where::request_line)) {
       // Most of a head is values: skip to the next byte that can matter.
-      while (p != end && !line_special[*p]) ++p;
+      p += find_line_byte(reinterpret_cast<const char*>(p), static_cast<std::size_t>(end - p));
       if (p == end) break;
     }
     const char c = static_cast<char>(*p);

@@ -1,4 +1,5 @@
 // src/http/request_parser: byte streams in, requests out. No sockets.
+#include "http/line_bytes.hpp"
 #include "http/request_parser.hpp"
 
 #include <gtest/gtest.h>
@@ -102,6 +103,29 @@ TEST(http_parser, pauses_after_the_head_before_reading_the_body) {
   r = p.feed(in.substr(r.consumed));
   EXPECT_EQ(r.ev, event::message_done);
   EXPECT_EQ(p.message().body, "abc");
+}
+
+TEST(http_line_bytes, finds_the_first_cr_lf_or_nul_at_every_position_and_length) {
+  using coronet::http::detail::find_line_byte;
+  // Every byte value other than the three, so the word-at-a-time test meets each neighbour.
+  std::string plain;
+  for (int c = 1; c < 256; ++c) {
+    if (c != '\r' && c != '\n') plain += static_cast<char>(c);
+  }
+  for (std::size_t len = 0; len <= 40; ++len) {
+    for (std::size_t shift = 0; shift + len <= plain.size(); shift += 37) {
+      std::string s = plain.substr(shift, len);
+      EXPECT_EQ(find_line_byte(s.data(), s.size()), s.size());
+      for (std::size_t at = 0; at < len; ++at) {
+        for (const char special : {'\r', '\n', '\0'}) {
+          std::string t = s;
+          t[at] = special;
+          if (at + 1 < len) t[len - 1] = special;  // a later one must not win
+          EXPECT_EQ(find_line_byte(t.data(), t.size()), at) << "len " << len << " at " << at;
+        }
+      }
+    }
+  }
 }
 
 TEST(http_parser, a_request_without_body_completes_without_pausing_after_its_head) {
