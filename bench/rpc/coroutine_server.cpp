@@ -1,8 +1,8 @@
 // The coroutine side of the gRPC benchmark: the same HelloWorld served by a
 // coronet::rpc::service, its handler a coroutine on a coronet::runtime io_context.
 //
-//     rpc-coroutine-server --listen 127.0.0.1:50051 [--threads 1] [--arg NAME=VALUE]...
-//                          [--max-threads N]
+//     rpc-coroutine-server --listen 127.0.0.1:50051 [--threads 1] [--batch-scheduling]
+//                          [--arg NAME=VALUE]... [--max-threads N]
 #include "builder_flags.hpp"
 
 #include <coronet/rpc/server.hpp>
@@ -27,19 +27,23 @@ asio::awaitable<grpc::Status> say_hello(grpc::CallbackServerContext&, const Gree
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:50051";
   std::size_t threads = 1;
+  bool batch = false;
   bench::builder_flags flags;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+    if (std::strcmp(argv[i], "--batch-scheduling") == 0) {
+      batch = true;
+    } else if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
       listen = argv[++i];
     } else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       threads = std::stoul(argv[++i]);
     } else if (!flags.parse(argc, argv, i)) {
       std::cerr << "usage: " << argv[0]
-                << " [--listen HOST:PORT] [--threads N] [--arg NAME=VALUE]... [--max-threads N]\n";
+                << " [--listen HOST:PORT] [--threads N] [--batch-scheduling] [--arg NAME=VALUE]..."
+                   " [--max-threads N]\n";
       return 2;
     }
   }
-  coronet::runtime rt({.threads = threads});
+  coronet::runtime rt({.threads = threads, .batch_scheduling = batch});
   coronet::rpc::service<HelloWorld> greeter;
   greeter.handle("SayHello", &say_hello);
   coronet::rpc::server server(rt, {.address = listen, .health_service = false,

@@ -34,6 +34,13 @@ struct runtime_options {
   std::size_t threads = 0;
   /// Stop gracefully on SIGINT and SIGTERM while run() is executing.
   bool handle_signals = true;
+  /// Run the io threads under Linux's SCHED_BATCH policy while run() executes: a thread
+  /// that is woken (a post from another thread, a socket becoming readable) then does not
+  /// preempt the thread running on its CPU, so work queues up and is taken in batches.
+  /// Worth it when io threads share CPUs with other busy threads, gRPC's above all (see
+  /// docs/grpc.md); a latency-sensitive server on cores of its own leaves it off. The
+  /// calling thread gets its policy back when run() returns. No effect elsewhere.
+  bool batch_scheduling = false;
 };
 
 class runtime {

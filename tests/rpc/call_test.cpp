@@ -6,6 +6,8 @@
 
 #include "hello.grpc.pb.h"
 
+#include <grpcpp/server_builder.h>
+
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
@@ -194,6 +196,29 @@ TEST(rpc_call, message_over_the_size_limit_is_resource_exhausted) {
                                  greeting(std::string(4096, 'x')));
   }());
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST(rpc_server, configure_hook_gets_the_builder_after_the_options) {
+  // The hook runs last, so what it sets wins over the fields (here: a smaller limit).
+  bool called = false;
+  served_bench s({.max_receive_message_bytes = 1 << 20,
+                  .configure = [&](grpc::ServerBuilder& b) {
+                    called = true;
+                    b.SetMaxReceiveMessageSize(1024);
+                    b.AddChannelArgument(GRPC_ARG_OPTIMIZATION_TARGET, std::string("throughput"));
+                  }});
+  EXPECT_TRUE(called);
+  auto [big, _] = s.run([&]() -> asio::awaitable<rpc::call_result<Greeting>> {
+    grpc::ClientContext ctx;
+    co_return co_await rpc::call(&Bench::Stub::async::Unary, s.stub(), ctx,
+                                 greeting(std::string(4096, 'x')));
+  }());
+  EXPECT_EQ(big.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  auto [small, reply] = s.run([&]() -> asio::awaitable<rpc::call_result<Greeting>> {
+    grpc::ClientContext ctx;
+    co_return co_await rpc::call(&Bench::Stub::async::Unary, s.stub(), ctx, greeting("x"));
+  }());
+  EXPECT_TRUE(small.ok()) << small.error_message();
 }
 
 TEST(rpc_call, shutdown_during_a_stream_ends_it_and_refuses_new_calls) {

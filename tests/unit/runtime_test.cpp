@@ -5,11 +5,15 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
+
+#include <sched.h>
 
 using namespace std::chrono_literals;
 
@@ -129,6 +133,37 @@ TEST(runtime, embeds_in_a_caller_supplied_io_context) {
   asio::post(rt.next_executor(), [&] { ran = true; });
   io.run();  // the caller runs its own context; coronet started no thread
   EXPECT_TRUE(ran);
+}
+
+TEST(runtime, batch_scheduling_applies_to_io_threads_while_running_only) {
+  const int before = ::sched_getscheduler(0);
+  coronet::runtime rt({.threads = 3, .handle_signals = false, .batch_scheduling = true});
+  std::mutex m;
+  std::vector<int> policies;
+  for (std::size_t i = 0; i < rt.size(); ++i) {
+    asio::post(rt.context(i), [&] {
+      std::lock_guard lock(m);
+      policies.push_back(::sched_getscheduler(0));
+      if (policies.size() == rt.size()) rt.stop();
+    });
+  }
+  rt.run();
+  EXPECT_EQ(policies, std::vector<int>(3, SCHED_BATCH));
+  EXPECT_EQ(::sched_getscheduler(0), before);  // the caller's thread got its policy back
+}
+
+TEST(runtime, io_threads_keep_the_default_policy_unless_asked) {
+  coronet::runtime rt({.threads = 2, .handle_signals = false});
+  std::atomic<int> batch{0};
+  std::atomic<std::size_t> seen{0};
+  for (std::size_t i = 0; i < rt.size(); ++i) {
+    asio::post(rt.context(i), [&] {
+      if (::sched_getscheduler(0) == SCHED_BATCH) ++batch;
+      if (++seen == rt.size()) rt.stop();
+    });
+  }
+  rt.run();
+  EXPECT_EQ(batch, 0);
 }
 
 }  // namespace

@@ -83,6 +83,13 @@ class call_reactor : public Reactor {
     });
   }
   void OnDone() override { release(); }
+  // Every reaction of a coronet reactor only counts down or posts to the handler's
+  // executor; none blocks or runs user code. That is what grpc++ asks of a reactor whose
+  // reactions may run inline on the thread that completes an operation, rather than
+  // being handed to gRPC's executor threads (one more thread wake-up per call: for unary
+  // calls 1.51 schedules every OnDone that way otherwise). grpc++'s own DefaultReactor
+  // says the same of itself.
+  bool InternalInlineable() override { return true; }
 
  protected:
   template <class Awaitable>
