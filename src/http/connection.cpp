@@ -110,7 +110,9 @@ class connection : public std::enable_shared_from_this<connection> {
   clock::time_point armed_ = clock::time_point::max();
   std::unique_ptr<exchange> ex_;
   std::vector<asio::const_buffer> gather_;
-  std::array<char, 512> first_bytes_;  // an idle connection's read buffer
+  // An idle connection's read buffer: most request heads, and a 16-request pipelined batch of
+  // small GETs, fit in one read.
+  std::array<char, 768> first_bytes_;
   std::size_t requests_ = 0;
   phase phase_ = phase::idle;
   bool fresh_ = true;       // no request seen yet
