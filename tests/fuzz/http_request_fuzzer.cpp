@@ -64,7 +64,8 @@ void check_head(const coronet::http::request& req, const parse_limits& limits) {
 }
 
 // Feeds `stream` as the server does: each read appends to the unparsed bytes, and the parser
-// is fed until it needs more; after a head without a body it is fed once more with no input.
+// is fed until it needs more. A message with a body pauses after its head (head_done); a
+// message without one goes straight to message_done.
 outcome parse(std::string_view stream, const std::vector<std::size_t>& reads, parse_limits limits) {
   request_parser p(limits);
   outcome out;
@@ -72,17 +73,16 @@ outcome parse(std::string_view stream, const std::vector<std::size_t>& reads, pa
   std::size_t pos = 0, next_read = 0;
   std::uint64_t announced = 0;
   bool chunked = false;
-  bool feed_empty = false;
+  bool saw_head = false;  // head_done came for the message in progress
   // Every event either consumes bytes or changes the parser's state; this bounds the loop.
   for (std::size_t rounds = 0;; ++rounds) {
     check(rounds < 8 * stream.size() + 64, "parser makes no progress");
-    if (buffered.empty() && !feed_empty) {
+    if (buffered.empty()) {
       if (pos == stream.size()) return out;  // the client stopped sending; fine
       const auto n = std::min(reads[next_read++ % reads.size()], stream.size() - pos);
       buffered.append(stream.substr(pos, n));
       pos += n;
     }
-    feed_empty = false;
     const auto r = p.feed(buffered);
     check(r.consumed <= buffered.size(), "consumed more than it was given");
     buffered.erase(0, r.consumed);
@@ -109,14 +109,20 @@ outcome parse(std::string_view stream, const std::vector<std::size_t>& reads, pa
           out.failed = true;
           return out;
         }
-        feed_empty = !p.has_body();
+        check(p.has_body(), "head_done for a message without a body");
+        saw_head = true;
         break;
       case event::message_done: {
         auto& req = p.message();
         check_head(req, limits);
         check(p.idle(), "not idle after a complete message");
         check(req.body.size() <= limits.max_body_bytes, "body over the limit");
-        if (!chunked) check(req.body.size() == announced, "body length differs from Content-Length");
+        if (!saw_head) {
+          check(req.body.empty(), "a body without a head_done");
+        } else if (!chunked) {
+          check(req.body.size() == announced, "body length differs from Content-Length");
+        }
+        saw_head = false;
         out.requests.push_back({req.method, req.target, req.body, req.version, {}, p.keep_alive()});
         for (const auto& f : req.headers) out.requests.back().headers.emplace_back(f.name, f.value);
         if (!p.keep_alive()) return out;  // the server answers and stops reading

@@ -139,6 +139,22 @@ TEST(http_parser, a_request_without_body_completes_without_pausing_after_its_hea
   EXPECT_EQ(p.message().target, "/b");
 }
 
+TEST(http_parser, a_bodiless_request_after_one_with_a_body_has_an_empty_body) {
+  request_parser p;
+  const std::string_view in =
+      "POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.0\r\n\r\n";
+  auto r = p.feed(in);
+  ASSERT_EQ(r.ev, event::head_done);
+  auto rest = in.substr(r.consumed);
+  r = p.feed(rest);
+  ASSERT_EQ(r.ev, event::message_done);
+  EXPECT_EQ(p.message().body, "hello");
+  r = p.feed(rest.substr(r.consumed));
+  ASSERT_EQ(r.ev, event::message_done);  // no head_done: nothing to read after this head
+  EXPECT_EQ(p.message().method, "GET");
+  EXPECT_EQ(p.message().body, "");
+}
+
 TEST(http_parser, a_bad_byte_late_in_a_head_split_across_feeds_is_still_found) {
   // The head check runs over each piece as it arrives, also for a head that completes a
   // bodiless message in the same call.
