@@ -32,12 +32,15 @@ constexpr std::size_t inline_body_max = 1024;
 constexpr std::size_t framing_max = sizeof "Content-Length: 18446744073709551615\r\n" +
                                     sizeof "Connection: keep-alive\r\n" + sizeof "\r\n";
 
-// "HTTP/1.1 200 OK\r\n" for every code coronet names, built once.
+// "HTTP/1.1 200 OK\r\n" for every code coronet names, built once; empty for the others,
+// which serialize() formats itself.
 std::string_view status_line(unsigned code) {
   static const auto lines = [] {
     std::array<std::string, 600> t;
     for (unsigned c = 100; c < t.size(); ++c) {
-      t[c] = "HTTP/1.1 " + std::to_string(c) + ' ' + std::string(reason_phrase(c)) + "\r\n";
+      const auto reason = reason_phrase(c);
+      if (reason == "Unknown") continue;
+      t[c] = "HTTP/1.1 " + std::to_string(c) + ' ' + std::string(reason) + "\r\n";
     }
     return t;
   }();

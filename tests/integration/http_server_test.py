@@ -325,6 +325,16 @@ class CurlTest(ServerTestCase):
         self.assertEqual(r.stdout, data)
         self.assertLess(elapsed, 4, "curl waited for its expect100 timeout")
 
+    def test_a_status_code_without_a_name_is_sent_with_reason_unknown(self):
+        conn = self.connect()
+        conn.send(get("/status/299") + get("/"))
+        odd = conn.read_response()
+        self.assertEqual((odd.status, odd.reason, odd.body), (299, "Unknown", b"odd\n"))
+        follow = conn.read_response()  # the framing after it is intact
+        self.assertEqual((follow.status, follow.body), (200, b"Hello, World!"))
+        r = run_curl("-sS", "-o", "/dev/null", "-w", "%{http_code}", self.base + "/status/299")
+        self.assertEqual((r.returncode, r.stdout), (0, b"299"))
+
     def test_head_reports_content_length_of_get_without_body(self):
         r = run_curl("-I", self.base + "/")
         self.assertEqual(r.returncode, 0, r.stderr)

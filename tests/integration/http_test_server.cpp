@@ -29,6 +29,9 @@ http::router routes(std::atomic<int>& counter) {
   r.get("/", [](http::request&) -> asio::awaitable<http::response> {
     co_return http::response::text("Hello, World!");
   });
+  r.get("/status/299", [](http::request&) -> asio::awaitable<http::response> {
+    co_return http::response::text("odd\n", static_cast<http::status>(299));
+  });
   r.get("/users/{id}", [](http::request& req) -> asio::awaitable<http::response> {
     co_return http::response::text("user " + std::string(req.param("id")));
   });
