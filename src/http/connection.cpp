@@ -168,12 +168,13 @@ asio::awaitable<void> connection::serve() {
         set_timeout(fresh_ ? opt.read_header_timeout : opt.idle_timeout);
       }
       // An idle connection reads into a small buffer of its own and borrows the large one
-      // only when bytes arrive. async_read_some rather than async_wait: Asio 1.22 re-arms
-      // epoll (one epoll_ctl) for every wait, but not for a read.
+      // only when bytes arrive. A read rather than async_wait: Asio 1.22 re-arms epoll (one
+      // epoll_ctl) for every wait, but not for a read; and a read that drained the socket
+      // lets the next one wait for readiness without trying recv first (drained_read.hpp).
       const bool idle = !ex_;
       const auto target = idle ? asio::buffer(first_bytes_)
                                : asio::buffer(ex_->buffer.get() + ex_->end, exchange::buffer_size - ex_->end);
-      auto [ec, n] = co_await socket_.async_read_some(target, use_nothrow);
+      auto [ec, n] = co_await async_read_drained(worker_.io_reactor, socket_, target, use_nothrow);
       if (timed_out_ || (ec && ec != asio::error::would_block)) {
         // Silence for a connection that never started a request; 408 for one that did.
         if (timed_out_ && phase_ != phase::idle) {

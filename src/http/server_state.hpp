@@ -4,6 +4,7 @@
 #pragma once
 
 #include "date.hpp"
+#include "drained_read.hpp"
 #include "request_parser.hpp"
 
 #include <coronet/http/server.hpp>
@@ -54,9 +55,10 @@ struct exchange {
 };
 
 struct worker {
-  explicit worker(asio::io_context& c) : ctx(c) {}
+  explicit worker(asio::io_context& c) : ctx(c), io_reactor(reactor_of(c)) {}
 
   asio::io_context& ctx;
+  reactor& io_reactor;
   std::optional<asio::ip::tcp::acceptor> acceptor;
   date_cache date;
   std::unordered_set<connection*> connections;
