@@ -8,6 +8,10 @@
 # The two load scenarios run ROUNDS times, the servers taking turns, and each figure is the
 # median over rounds (the ratio is the median of the per-round ratios): on a shared machine a
 # single run can be off by 20% either way.
+# Each round also loads both servers at once, side by side (keep-alive, one wrk each, the
+# servers sharing CPU 0 and the two wrk CPU 1): whatever else the machine does then falls on
+# both alike, so that CPU-per-request ratio moves by about 1% between rounds, where the
+# servers-taking-turns one moves by 15%.
 #
 #   bench/http_plaintext.sh [BUILD_DIR] [SECONDS] [ROUNDS]   (defaults: build, 5, 3)
 set -euo pipefail
@@ -40,6 +44,21 @@ init = function(args)
 end
 request = function() return req end
 LUA
+
+# side_by_side: keep-alive load on both servers at once; prints "coronet_cpu_us nginx_cpu_us"
+# per request.
+side_by_side() {
+  local c0 n0 c1 n1
+  c0=$(cpu_ticks "$coronet_pid"); n0=$(cpu_ticks "$nginx_pid")
+  taskset -c $client_cpu wrk -t1 -c64 -d"${duration}s" "http://127.0.0.1:$coronet_port/" > "$work/side_c" &
+  taskset -c $client_cpu wrk -t1 -c64 -d"${duration}s" "http://127.0.0.1:$nginx_port/" > "$work/side_n"
+  wait $!
+  c1=$(cpu_ticks "$coronet_pid"); n1=$(cpu_ticks "$nginx_pid")
+  awk -v ct=$((c1 - c0)) -v nt=$((n1 - n0)) -v hz="$ticks" \
+      -v cn="$(awk '/requests in/ {print $1}' "$work/side_c")" \
+      -v nn="$(awk '/requests in/ {print $1}' "$work/side_n")" \
+    'BEGIN { printf "%.2f %.2f\n", (ct / hz) * 1e6 / cn, (nt / hz) * 1e6 / nn }'
+}
 
 # run_wrk NAME PID PORT [wrk args...]: prints "req/s cpu_us_per_req"
 run_wrk() {
@@ -132,14 +151,16 @@ echo "coronet pid $coronet_pid port $coronet_port; nginx pid $nginx_pid port $ng
 taskset -c $client_cpu wrk -t1 -c64 -d1s "http://127.0.0.1:$coronet_port/" >/dev/null
 taskset -c $client_cpu wrk -t1 -c64 -d1s "http://127.0.0.1:$nginx_port/" >/dev/null
 # Each round: both servers, both scenarios, back to back. One line per round:
-# c_rps c_cpu n_rps n_cpu cp_rps cp_cpu np_rps np_cpu
+# c_rps c_cpu n_rps n_cpu cp_rps cp_cpu np_rps np_cpu cs_cpu ns_cpu
 for r in $(seq "$rounds"); do
   read -r c_rps c_cpu < <(run_wrk "$coronet_pid" "$coronet_port")
   read -r n_rps n_cpu < <(run_wrk "$nginx_pid" "$nginx_port")
   read -r cp_rps cp_cpu < <(run_wrk "$coronet_pid" "$coronet_port" -s "$work/pipeline.lua")
   read -r np_rps np_cpu < <(run_wrk "$nginx_pid" "$nginx_port" -s "$work/pipeline.lua")
-  echo "$c_rps $c_cpu $n_rps $n_cpu $cp_rps $cp_cpu $np_rps $np_cpu" | tee -a "$work/rounds" |
-    awk -v r="$r" '{ printf "round %d: keep-alive CPU/req %.2fx, pipelined req/s %.2fx\n", r, $2 / $4, $5 / $7 }' >&2
+  read -r cs_cpu ns_cpu < <(side_by_side)
+  echo "$c_rps $c_cpu $n_rps $n_cpu $cp_rps $cp_cpu $np_rps $np_cpu $cs_cpu $ns_cpu" | tee -a "$work/rounds" |
+    awk -v r="$r" '{ printf "round %d: keep-alive CPU/req %.2fx (side by side %.3fx), pipelined req/s %.2fx\n",
+                     r, $2 / $4, $9 / $10, $5 / $7 }' >&2
 done
 c_idle=$(idle_rss "$coronet_pid" "$coronet_port")
 n_idle=$(idle_rss "$nginx_pid" "$nginx_port")
@@ -157,6 +178,7 @@ rowf() { awk -v name="$1" -v a="$2" -v b="$3" -v ratio="$4" \
   'BEGIN { printf "%-34s %14.2f %14.2f %9.2fx\n", name, a, b, ratio }'; }
 row "keep-alive, req/s" "$(median '$1')" "$(median '$3')" "$(median '$1 / $3')"
 rowf "keep-alive, CPU us/request" "$(median '$2')" "$(median '$4')" "$(median '$2 / $4')"
+rowf "keep-alive side by side, CPU us/req" "$(median '$9')" "$(median '$10')" "$(median '$9 / $10')"
 row "pipelined x16, req/s" "$(median '$5')" "$(median '$7')" "$(median '$5 / $7')"
 rowf "pipelined x16, CPU us/request" "$(median '$6')" "$(median '$8')" "$(median '$6 / $8')"
 rowf "$idle_conns idle conns, KiB RSS/conn" "$c_idle" "$n_idle" "$(awk -v a="$c_idle" -v b="$n_idle" 'BEGIN { print a / b }')"
