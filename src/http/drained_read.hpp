@@ -12,8 +12,9 @@
 // event, and the reactor sets the descriptor back to "try first" on every event. nginx decides
 // the same way (a short read clears its `ready` flag).
 //
-// The operation uses Asio's reactor internals, which coronet pins to the 1.22 series (the Asio
-// probe in meson.build); it falls back to a plain async_read_some wherever they differ.
+// The operation relies on the reactor internals of Asio 1.22 (Debian 12's, which meson finds
+// first). With any other Asio, such as the subproject wrap's, or with CORONET_NO_DRAINED_READ
+// defined, the server reads with plain async_read_some.
 #pragma once
 
 #include <coronet/detail/asio.hpp>
@@ -26,8 +27,9 @@
 #include <system_error>
 #include <utility>
 
-#if !defined(ASIO_HAS_IOCP) && !defined(ASIO_HAS_IO_URING_AS_DEFAULT) && \
-    defined(ASIO_HAS_EPOLL) && ASIO_VERSION >= 102200 && ASIO_VERSION < 102300
+#if !defined(CORONET_NO_DRAINED_READ) && !defined(ASIO_HAS_IOCP) && \
+    !defined(ASIO_HAS_IO_URING_AS_DEFAULT) && defined(ASIO_HAS_EPOLL) && ASIO_VERSION >= 102200 && \
+    ASIO_VERSION < 102300
 #define CORONET_DRAINED_READ 1
 #include <asio/detail/reactor.hpp>
 #include <asio/detail/reactor_op.hpp>
