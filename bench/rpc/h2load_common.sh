@@ -1,8 +1,17 @@
 # Shared by the gRPC benchmark scripts (sourced, not run). The caller sets build, seconds,
-# clients, streams and tmp. Servers run pinned to CPU 0, h2load pinned to CPU 1, over
-# loopback; gRPC framing is a 5-byte prefix (uncompressed, big-endian length) +
-# Greeting{"world"}, with content-type: application/grpc and te: trailers. h2load does not
-# read trailers, so one Python grpcio call checks grpc-status of each server first.
+# clients and streams; this sets tmp (removed on exit) and pids (servers killed on exit).
+# Servers run pinned to CPU 0, h2load pinned to CPU 1, over loopback; gRPC framing is a
+# 5-byte prefix (uncompressed, big-endian length) + Greeting{"world"}, with content-type:
+# application/grpc and te: trailers. h2load does not read trailers, so one Python grpcio
+# call checks grpc-status of each server first.
+
+for tool in h2load taskset chrt /usr/bin/python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (./x bench installs it)" >&2; exit 1; }
+done
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
 
 printf '\x00\x00\x00\x00\x07\x0a\x05world' >"$tmp/body"
 

@@ -15,13 +15,6 @@ seconds="${2:-2}"
 rounds="${3:-5}"
 clients="${4:-1}"
 streams="${5:-100}"
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-for tool in h2load taskset chrt /usr/bin/python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (./x bench installs it)" >&2; exit 1; }
-done
 
 # shellcheck source=h2load_common.sh
 source "$root/bench/rpc/h2load_common.sh"
