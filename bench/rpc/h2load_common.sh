@@ -1,5 +1,6 @@
 # Shared by the gRPC benchmark scripts (sourced, not run). The caller sets build, seconds,
-# clients and streams; this sets tmp (removed on exit) and pids (servers killed on exit).
+# clients and streams (and may set start_tries, tenths of a second to wait for a server to
+# listen, 50 by default); this sets tmp (removed on exit) and pids (servers killed on exit).
 # Servers run pinned to CPU 0, h2load pinned to CPU 1, over loopback; gRPC framing is a
 # 5-byte prefix (uncompressed, big-endian length) + Greeting{"world"}, with content-type:
 # application/grpc and te: trailers. h2load does not read trailers, so one Python grpcio
@@ -35,7 +36,7 @@ start_server() {
   # shellcheck disable=SC2086  # envs and prefix are lists of words
   env $envs $prefix taskset -c 0 "$@" --listen "127.0.0.1:$port" >"$tmp/$name.log" 2>&1 &
   server_pid=$!
-  for _ in $(seq 50); do grep -qs listening "$tmp/$name.log" && break; sleep 0.1; done
+  for _ in $(seq "${start_tries:-50}"); do grep -qs listening "$tmp/$name.log" && break; sleep 0.1; done
   if ! grep -qs listening "$tmp/$name.log"; then
     echo "$name did not start listening on port $port:" >&2
     cat "$tmp/$name.log" >&2

@@ -1,5 +1,6 @@
 #include <coronet/rpc/server.hpp>
 
+#include <coronet/rpc/detail/call_pool.hpp>
 #include <coronet/rpc/detail/pending_op.hpp>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -10,6 +11,7 @@
 #include <grpcpp/server_posix.h>
 
 #include <asio/async_result.hpp>
+#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <stdexcept>
@@ -38,8 +40,20 @@ server::~server() {
 }
 
 void server::add(detail::service_binding& service) {
-  service.set_executor_source([&rt = runtime_] {
-    return asio::any_io_executor(rt.next_executor());
+  // One call pool per io_context of the runtime, found by the context a round-robin
+  // executor belongs to.
+  std::vector<std::pair<asio::io_context*, detail::call_pool*>> pools;
+  for (std::size_t i = 0; i < runtime_.size(); ++i) {
+    auto& context = runtime_.context(i);
+    pools.emplace_back(&context, &asio::use_service<detail::call_pool>(context));
+  }
+  service.set_call_site_source([&rt = runtime_, pools = std::move(pools)] {
+    auto ex = rt.next_executor();
+    detail::call_pool* pool = pools.front().second;
+    for (const auto& [context, p] : pools) {
+      if (context == &ex.context()) pool = p;
+    }
+    return detail::call_site{ex, pool};
   });
   services_.push_back(&service.native());
 }
@@ -80,6 +94,12 @@ void server::shutdown_blocking(std::chrono::system_clock::time_point deadline) {
   // Only the first caller shuts down; later ones wait in Wait() for the same end.
   std::call_once(shutdown_once_, [&] { server_->Shutdown(deadline); });
   server_->Wait();
+  // The calls are over: end the call pools' parked workers, which otherwise count as work
+  // of their io_contexts.
+  for (std::size_t i = 0; i < runtime_.size(); ++i) {
+    auto& context = runtime_.context(i);
+    asio::post(context, [&context] { asio::use_service<detail::call_pool>(context).end_idle(); });
+  }
 }
 
 asio::awaitable<void> server::shutdown(std::chrono::system_clock::time_point deadline) {

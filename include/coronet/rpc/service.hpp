@@ -19,21 +19,21 @@
 //   bidi              (grpc::CallbackServerContext&, server_stream<Request, Response>&)
 //
 // Each call's handler runs on one executor of the server's runtime (round robin) and never
-// on a gRPC thread. Client cancellation, deadline expiry and shutdown emit a terminal
+// on a gRPC thread, inside one of that io_context's pooled worker coroutines
+// (detail/call_pool.hpp) rather than a co_spawn of its own. Client cancellation, deadline expiry and shutdown emit a terminal
 // cancellation into the handler coroutine (pending timers and client calls complete with
 // operation_aborted) and make pending reads and writes complete with false. An exception
 // leaving a handler finishes the call with UNKNOWN. Methods without a handler answer
 // UNIMPLEMENTED. Methods are bound before the service is added to a server.
 #pragma once
 
+#include <coronet/rpc/detail/call_pool.hpp>
 #include <coronet/rpc/detail/pending_op.hpp>
 #include <coronet/rpc/stream.hpp>
 
-#include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/bind_cancellation_slot.hpp>
-#include <asio/cancellation_signal.hpp>
-#include <asio/co_spawn.hpp>
+#include <asio/bind_allocator.hpp>
+#include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
 #include <grpcpp/impl/codegen/server_callback_handlers.h>
@@ -42,7 +42,7 @@
 #include <grpcpp/support/status.h>
 
 #include <atomic>
-#include <exception>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string_view>
@@ -66,20 +66,30 @@ int method_index(const char* service_name, std::string_view method, method_kind 
                  const google::protobuf::Descriptor* request,
                  const google::protobuf::Descriptor* response);
 
-/// Supplies each new call with the executor its handler runs on (set by the server).
-using executor_source = std::function<asio::any_io_executor()>;
+/// Where a new call's handler runs: an executor of the server's runtime and the call pool
+/// of that executor's io_context.
+struct call_site {
+  asio::io_context::executor_type executor;
+  call_pool* pool;
+};
 
-// What the four reactors share: the handler coroutine, its cancellation, and the reference
-// count that keeps the reactor alive until gRPC (OnDone), the coroutine (Finish) and every
-// posted cancellation step have all let go. The reactor is thus never freed before OnDone.
+/// Supplies each new call with its call_site (set by the server).
+using call_site_source = std::function<call_site()>;
+
+// What the four reactors share: starting the handler on its io thread (a call_pool worker
+// runs it), its cancellation, and the reference count that keeps the reactor alive until
+// gRPC (OnDone), the handler's worker (complete) and every posted cancellation step have
+// all let go. The reactor is thus never freed before OnDone.
 template <class Reactor>
-class call_reactor : public Reactor {
+class call_reactor : public Reactor, public pooled_call {
  public:
-  explicit call_reactor(asio::any_io_executor ex) : ex_(std::move(ex)) {}
+  explicit call_reactor(call_site site) : ex_(std::move(site.executor)), pool_(site.pool) {}
+  call_reactor(const call_reactor&) = delete;
+  call_reactor& operator=(const call_reactor&) = delete;
 
   void OnCancel() override {
     asio::post(ex_, [ref = hold()] {
-      if (ref.self->running_) ref.self->cancel_.emit(asio::cancellation_type::terminal);
+      if (auto* c = ref.self->canceller) c->emit(asio::cancellation_type::terminal);
     });
   }
   void OnDone() override { release(); }
@@ -91,11 +101,21 @@ class call_reactor : public Reactor {
   // says the same of itself.
   bool InternalInlineable() override { return true; }
 
+  void complete(grpc::Status status) noexcept override {
+    this->Finish(std::move(status));
+    release();
+  }
+
  protected:
-  template <class Awaitable>
-  void spawn(Awaitable coro) {
-    asio::co_spawn(ex_, std::move(coro),
-                   asio::bind_cancellation_slot(cancel_.slot(), finisher{this}));
+  // Hands the call to a worker of the pool on the handler's io thread. The handler is
+  // called there, so its coroutine frame is allocated and freed by the io thread. The one
+  // allocation made here, the posted operation, lives in the reactor (launch_allocator).
+  void launch() {
+    asio::post(ex_, asio::bind_allocator(launch_allocator<void>{launch_storage_},
+                                         [start = starter{this}]() mutable {
+                                           auto* self = std::exchange(start.self, nullptr);
+                                           self->pool_->serve(*self);
+                                         }));
   }
 
  private:
@@ -109,21 +129,50 @@ class call_reactor : public Reactor {
     }
   };
 
-  // The co_spawn completion: finishes the call with the handler's status. Should the
-  // coroutine be destroyed without completing (its io_context destroyed first), the
-  // destructor still finishes the call, so the server's shutdown is never left waiting.
-  struct finisher {
+  // The posted start of the call. Should it be destroyed without running (its io_context
+  // destroyed first), it still finishes the call, so the server's shutdown is never left
+  // waiting.
+  struct starter {
     call_reactor* self;
-    explicit finisher(call_reactor* s) noexcept : self(s) {}
-    finisher(finisher&& other) noexcept : self(std::exchange(other.self, nullptr)) {}
-    finisher& operator=(finisher&&) = delete;
-    ~finisher() {
-      if (self) self->finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server stopped"));
+    explicit starter(call_reactor* s) noexcept : self(s) {}
+    starter(starter&& other) noexcept : self(std::exchange(other.self, nullptr)) {}
+    starter& operator=(starter&&) = delete;
+    ~starter() {
+      if (self) self->complete(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server stopped"));
     }
-    void operator()(std::exception_ptr error, grpc::Status status) {
-      auto* s = std::exchange(self, nullptr);
-      s->finish(error ? grpc::Status(grpc::StatusCode::UNKNOWN, "handler threw an exception")
-                      : std::move(status));
+  };
+
+  // Storage for the one posted operation that starts the call; the allocator falls back to
+  // the heap should a larger or a second operation ask for it.
+  struct alignas(std::max_align_t) launch_buffer {
+    std::byte bytes[128];
+    bool used = false;
+  };
+  template <class T>
+  struct launch_allocator {
+    using value_type = T;
+    launch_buffer& buffer;
+    template <class U>
+    launch_allocator(const launch_allocator<U>& other) noexcept : buffer(other.buffer) {}
+    explicit launch_allocator(launch_buffer& b) noexcept : buffer(b) {}
+    T* allocate(std::size_t n) {
+      if (!buffer.used && n * sizeof(T) <= sizeof(buffer.bytes) &&
+          alignof(T) <= alignof(launch_buffer)) {
+        buffer.used = true;
+        return reinterpret_cast<T*>(buffer.bytes);
+      }
+      return std::allocator<T>().allocate(n);
+    }
+    void deallocate(T* p, std::size_t n) noexcept {
+      if (reinterpret_cast<std::byte*>(p) == buffer.bytes) {
+        buffer.used = false;
+      } else {
+        std::allocator<T>().deallocate(p, n);
+      }
+    }
+    template <class U>
+    bool operator==(const launch_allocator<U>& other) const noexcept {
+      return &buffer == &other.buffer;
     }
   };
 
@@ -131,40 +180,51 @@ class call_reactor : public Reactor {
     refs_.fetch_add(1, std::memory_order_relaxed);
     return reference(this);
   }
-  void finish(grpc::Status status) {
-    running_ = false;
-    this->Finish(std::move(status));
-    release();
-  }
-  void release() {
+  void release() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
-  asio::any_io_executor ex_;
-  asio::cancellation_signal cancel_;
-  std::atomic<int> refs_{2};  // gRPC's until OnDone, the coroutine's until Finish
-  bool running_ = true;       // touched only on ex_
+  asio::io_context::executor_type ex_;  // concrete: posting through it needs no type erasure
+  call_pool* pool_;
+  launch_buffer launch_storage_;
+  std::atomic<int> refs_{2};  // gRPC's until OnDone, the handler's worker's until complete
 };
 
 template <class Request, class Response, class Handler>
 class unary_reactor final : public call_reactor<grpc::ServerUnaryReactor> {
  public:
-  unary_reactor(asio::any_io_executor ex, Handler& handler, grpc::CallbackServerContext* ctx,
+  unary_reactor(call_site site, Handler& handler, grpc::CallbackServerContext* ctx,
                 const Request* request, Response* response)
-      : call_reactor(std::move(ex)) {
-    spawn(handler(*ctx, *request, *response));
+      : call_reactor(std::move(site)),
+        handler_(handler),
+        ctx_(*ctx),
+        request_(*request),
+        response_(*response) {
+    launch();
   }
+  asio::awaitable<grpc::Status> run() override { return handler_(ctx_, request_, response_); }
+
+ private:
+  Handler& handler_;
+  grpc::CallbackServerContext& ctx_;
+  const Request& request_;
+  Response& response_;
 };
 
 template <class Request, class Response, class Handler>
 class write_reactor final : public call_reactor<grpc::ServerWriteReactor<Response>>,
                             public write_port<Response> {
  public:
-  write_reactor(asio::any_io_executor ex, Handler& handler, grpc::CallbackServerContext* ctx,
+  write_reactor(call_site site, Handler& handler, grpc::CallbackServerContext* ctx,
                 const Request* request)
-      : call_reactor<grpc::ServerWriteReactor<Response>>(std::move(ex)), writer_(*this) {
-    this->spawn(handler(*ctx, *request, writer_));
+      : call_reactor<grpc::ServerWriteReactor<Response>>(std::move(site)),
+        handler_(handler),
+        ctx_(*ctx),
+        request_(*request),
+        writer_(*this) {
+    this->launch();
   }
+  asio::awaitable<grpc::Status> run() override { return handler_(ctx_, request_, writer_); }
   void start_write(const Response* message) override { this->StartWrite(message); }
   void OnWriteDone(bool ok) override {
     this->write_failed = !ok;
@@ -172,6 +232,9 @@ class write_reactor final : public call_reactor<grpc::ServerWriteReactor<Respons
   }
 
  private:
+  Handler& handler_;
+  grpc::CallbackServerContext& ctx_;
+  const Request& request_;
   server_writer<Response> writer_;
 };
 
@@ -179,11 +242,16 @@ template <class Request, class Response, class Handler>
 class read_reactor final : public call_reactor<grpc::ServerReadReactor<Request>>,
                            public read_port<Request> {
  public:
-  read_reactor(asio::any_io_executor ex, Handler& handler, grpc::CallbackServerContext* ctx,
+  read_reactor(call_site site, Handler& handler, grpc::CallbackServerContext* ctx,
                Response* response)
-      : call_reactor<grpc::ServerReadReactor<Request>>(std::move(ex)), reader_(*this) {
-    this->spawn(handler(*ctx, reader_, *response));
+      : call_reactor<grpc::ServerReadReactor<Request>>(std::move(site)),
+        handler_(handler),
+        ctx_(*ctx),
+        response_(*response),
+        reader_(*this) {
+    this->launch();
   }
+  asio::awaitable<grpc::Status> run() override { return handler_(ctx_, reader_, response_); }
   void start_read(Request* message) override { this->StartRead(message); }
   void OnReadDone(bool ok) override {
     this->read_ended = !ok;
@@ -191,6 +259,9 @@ class read_reactor final : public call_reactor<grpc::ServerReadReactor<Request>>
   }
 
  private:
+  Handler& handler_;
+  grpc::CallbackServerContext& ctx_;
+  Response& response_;
   server_reader<Request> reader_;
 };
 
@@ -199,11 +270,14 @@ class bidi_reactor final : public call_reactor<grpc::ServerBidiReactor<Request, 
                            public read_port<Request>,
                            public write_port<Response> {
  public:
-  bidi_reactor(asio::any_io_executor ex, Handler& handler, grpc::CallbackServerContext* ctx)
-      : call_reactor<grpc::ServerBidiReactor<Request, Response>>(std::move(ex)),
+  bidi_reactor(call_site site, Handler& handler, grpc::CallbackServerContext* ctx)
+      : call_reactor<grpc::ServerBidiReactor<Request, Response>>(std::move(site)),
+        handler_(handler),
+        ctx_(*ctx),
         stream_(*this, *this) {
-    this->spawn(handler(*ctx, stream_));
+    this->launch();
   }
+  asio::awaitable<grpc::Status> run() override { return handler_(ctx_, stream_); }
   void start_read(Request* message) override { this->StartRead(message); }
   void start_write(const Response* message) override { this->StartWrite(message); }
   void OnReadDone(bool ok) override {
@@ -216,6 +290,8 @@ class bidi_reactor final : public call_reactor<grpc::ServerBidiReactor<Request, 
   }
 
  private:
+  Handler& handler_;
+  grpc::CallbackServerContext& ctx_;
   server_stream<Request, Response> stream_;
 };
 
@@ -262,14 +338,14 @@ struct handler_traits<R (*)(P...)> : handler_shape<P...> {};
 class service_binding {
  public:
   virtual grpc::Service& native() noexcept = 0;
-  void set_executor_source(executor_source source) { next_executor_ = std::move(source); }
+  void set_call_site_source(call_site_source source) { next_site_ = std::move(source); }
 
  protected:
   ~service_binding() = default;
-  asio::any_io_executor next_executor() const { return next_executor_(); }
+  call_site next_site() const { return next_site_(); }
 
  private:
-  executor_source next_executor_;
+  call_site_source next_site_;
 };
 
 }  // namespace detail
@@ -318,28 +394,28 @@ class service final : public detail::service_binding {
       return new grpc::internal::CallbackUnaryHandler<Request, Response>(
           [this, &h](grpc::CallbackServerContext* ctx, const Request* req, Response* resp)
               -> grpc::ServerUnaryReactor* {
-            return new detail::unary_reactor<Request, Response, Handler>(next_executor(), h, ctx,
+            return new detail::unary_reactor<Request, Response, Handler>(next_site(), h, ctx,
                                                                          req, resp);
           });
     } else if constexpr (traits::kind == detail::method_kind::server_streaming) {
       return new grpc::internal::CallbackServerStreamingHandler<Request, Response>(
           [this, &h](grpc::CallbackServerContext* ctx,
                      const Request* req) -> grpc::ServerWriteReactor<Response>* {
-            return new detail::write_reactor<Request, Response, Handler>(next_executor(), h, ctx,
+            return new detail::write_reactor<Request, Response, Handler>(next_site(), h, ctx,
                                                                          req);
           });
     } else if constexpr (traits::kind == detail::method_kind::client_streaming) {
       return new grpc::internal::CallbackClientStreamingHandler<Request, Response>(
           [this, &h](grpc::CallbackServerContext* ctx,
                      Response* resp) -> grpc::ServerReadReactor<Request>* {
-            return new detail::read_reactor<Request, Response, Handler>(next_executor(), h, ctx,
+            return new detail::read_reactor<Request, Response, Handler>(next_site(), h, ctx,
                                                                         resp);
           });
     } else {
       return new grpc::internal::CallbackBidiHandler<Request, Response>(
           [this, &h](grpc::CallbackServerContext* ctx)
               -> grpc::ServerBidiReactor<Request, Response>* {
-            return new detail::bidi_reactor<Request, Response, Handler>(next_executor(), h, ctx);
+            return new detail::bidi_reactor<Request, Response, Handler>(next_site(), h, ctx);
           });
     }
   }

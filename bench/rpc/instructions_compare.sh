@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# User-space instructions per call of the raw callback-API server and the coronet coroutine
+# server, counted by callgrind: a figure that does not move with the machine's load, unlike
+# CPU time (bench/rpc/h2load_compare.sh). It leaves out the kernel (syscalls, context
+# switches) and cache effects, so it measures what the code asks of the CPU, not what the
+# CPU took. Each server runs under valgrind, is warmed up with 2,000 calls, then counts
+# CALLS calls from h2load (-c 1 -m 100, gRPC framing, as h2load_compare.sh).
+#
+#   bench/rpc/instructions_compare.sh [BUILD_DIR] [CALLS]     defaults: build 5000
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="${1:-$root/build}"
+calls="${2:-5000}"
+seconds=1 clients=1 streams=100 start_tries=600  # read by h2load_common.sh
+
+for tool in valgrind callgrind_control callgrind_annotate; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (./x bench installs it)" >&2; exit 1; }
+done
+# shellcheck source=h2load_common.sh
+source "$root/bench/rpc/h2load_common.sh"
+
+# count NAME PORT BINARY: prints instructions per call.
+count() {
+  local name=$1 port=$2 binary=$3
+  start_server "$name" "$port" "" "valgrind --tool=callgrind --trace-children=yes --callgrind-out-file=$tmp/$name.cg" \
+    "$binary" >/dev/null
+  local pid=$server_pid
+  pids+=("$pid")
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  read -r _ _ done_ _ < <(load "$pid" "$port" -n "$calls")
+  callgrind_control -d "$pid" >/dev/null 2>&1
+  kill -INT "$pid"
+  wait "$pid" 2>/dev/null || true
+  local dump
+  dump=$(ls -t "$tmp/$name.cg".* | head -1)
+  callgrind_annotate "$dump" | awk -v n="$done_" '/PROGRAM TOTALS/ { gsub(",", "", $1); printf "%.0f\n", $1 / n }'
+}
+
+raw=$(count raw 50561 "$build/bench/rpc/rpc-raw-server")
+coro=$(count coroutine 50562 "$build/bench/rpc/rpc-coroutine-server")
+printf '%-32s %12s %12s %9s\n' "$calls calls" "raw" "coroutine" "ratio"
+printf '%-32s %12d %12d %8.3fx\n' "instructions per call" "$raw" "$coro" \
+  "$(awk -v a="$raw" -v b="$coro" 'BEGIN { print b / a }')"
