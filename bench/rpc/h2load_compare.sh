@@ -13,7 +13,8 @@
 #
 #   bench/rpc/h2load_compare.sh [BUILD_DIR] [SECONDS] [CLIENTS] [STREAMS_PER_CLIENT] [ROUNDS]
 #   defaults: build 5 1 100 5;  extra server flags: CORO_FLAGS="--threads 1",
-#   RAW_FLAGS="--arg grpc.minimal_stack=1" (both take --arg NAME=VALUE and --max-threads N)
+#   RAW_FLAGS="--arg grpc.minimal_stack=1" (both take --arg NAME=VALUE and --max-threads N);
+#   SCHED=batch runs both server processes, every thread, under SCHED_BATCH (chrt -b 0)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -27,10 +28,15 @@ rounds="${5:-5}"
 source "$root/bench/rpc/h2load_common.sh"
 
 # shellcheck disable=SC2086  # the flags are lists of words
-start_server raw 50551 "" "" "$build/bench/rpc/rpc-raw-server" ${RAW_FLAGS:-}
+case "${SCHED:-}" in
+  "") prefix="" ;;
+  batch) prefix="chrt -b 0" ;;
+  *) echo "SCHED must be empty or batch" >&2; exit 2 ;;
+esac
+start_server raw 50551 "" "$prefix" "$build/bench/rpc/rpc-raw-server" ${RAW_FLAGS:-}
 raw_pid=$server_pid; pids+=("$raw_pid")
 # shellcheck disable=SC2086
-start_server coroutine 50552 "" "" "$build/bench/rpc/rpc-coroutine-server" ${CORO_FLAGS:-}
+start_server coroutine 50552 "" "$prefix" "$build/bench/rpc/rpc-coroutine-server" ${CORO_FLAGS:-}
 coro_pid=$server_pid; pids+=("$coro_pid")
 
 # One line per round: raw_rps raw_us coro_rps coro_us
