@@ -23,8 +23,9 @@ source "$root/bench/rpc/h2load_common.sh"
 # count NAME PORT BINARY: prints instructions per call.
 count() {
   local name=$1 port=$2 binary=$3
-  start_server "$name" "$port" "" "valgrind --tool=callgrind --trace-children=yes --callgrind-out-file=$tmp/$name.cg" \
-    "$binary" >/dev/null
+  local valgrind="valgrind --tool=callgrind --trace-children=yes"
+  start_server "$name" "$port" "" "$valgrind --callgrind-out-file=$tmp/$name.cg" "$binary" \
+    >/dev/null
   local pid=$server_pid
   pids+=("$pid")
   callgrind_control -z "$pid" >/dev/null 2>&1
@@ -34,7 +35,8 @@ count() {
   wait "$pid" 2>/dev/null || true
   local dump
   dump=$(ls -t "$tmp/$name.cg".* | head -1)
-  callgrind_annotate "$dump" | awk -v n="$done_" '/PROGRAM TOTALS/ { gsub(",", "", $1); printf "%.0f\n", $1 / n }'
+  callgrind_annotate "$dump" |
+    awk -v n="$done_" '/PROGRAM TOTALS/ { gsub(",", "", $1); printf "%.0f\n", $1 / n }'
 }
 
 raw=$(count raw 50561 "$build/bench/rpc/rpc-raw-server")

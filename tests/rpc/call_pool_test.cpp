@@ -92,7 +92,9 @@ TEST(rpc_call_pool, sequential_calls_reuse_one_worker) {
 TEST(rpc_call_pool, a_cancellation_reaches_only_the_call_it_was_meant_for) {
   one_thread_server s;
   EXPECT_EQ(s.unary("sleep:10000", 100ms).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  for (int i = 0; i < 200 && s.seen().handler_cancelled == 0; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 200 && s.seen().handler_cancelled == 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
   ASSERT_EQ(s.seen().handler_cancelled, 1);
   // The same worker coroutine serves the next calls: they must not see the old
   // cancellation (it would fail their first co_await, or the worker's own wait for work).

@@ -20,11 +20,12 @@
 //
 // Each call's handler runs on one executor of the server's runtime (round robin) and never
 // on a gRPC thread, inside one of that io_context's pooled worker coroutines
-// (detail/call_pool.hpp) rather than a co_spawn of its own. Client cancellation, deadline expiry and shutdown emit a terminal
-// cancellation into the handler coroutine (pending timers and client calls complete with
-// operation_aborted) and make pending reads and writes complete with false. An exception
-// leaving a handler finishes the call with UNKNOWN. Methods without a handler answer
-// UNIMPLEMENTED. Methods are bound before the service is added to a server.
+// (detail/call_pool.hpp) rather than a co_spawn of its own. Client cancellation, deadline
+// expiry and shutdown emit a terminal cancellation into the handler coroutine (pending
+// timers and client calls complete with operation_aborted) and make pending reads and
+// writes complete with false. An exception leaving a handler finishes the call with
+// UNKNOWN. Methods without a handler answer UNIMPLEMENTED. Methods are bound before the
+// service is added to a server.
 #pragma once
 
 #include <coronet/rpc/detail/call_pool.hpp>
