@@ -1,45 +1,14 @@
 #include <coronet/runtime.hpp>
 
+#include "scheduling.hpp"
+
 #include <asio/signal_set.hpp>
 
 #include <csignal>
 
-#include <pthread.h>
-#include <sched.h>
-
 namespace coronet {
 
 namespace {
-
-// SCHED_BATCH for the calling thread (Linux); lowering a thread's policy to it needs no
-// privilege.
-void use_batch_scheduling() noexcept {
-#ifdef SCHED_BATCH
-  sched_param param{};
-  param.sched_priority = 0;
-  ::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &param);
-#endif
-}
-
-// Puts the calling thread under SCHED_BATCH for its lifetime, then back as it was.
-class scheduling_restorer {
- public:
-  explicit scheduling_restorer(bool batch) noexcept : active_(batch) {
-    if (!active_) return;
-    ::pthread_getschedparam(::pthread_self(), &policy_, &param_);
-    use_batch_scheduling();
-  }
-  ~scheduling_restorer() {
-    if (active_) ::pthread_setschedparam(::pthread_self(), policy_, &param_);
-  }
-  scheduling_restorer(const scheduling_restorer&) = delete;
-  scheduling_restorer& operator=(const scheduling_restorer&) = delete;
-
- private:
-  bool active_;
-  int policy_ = 0;
-  sched_param param_{};
-};
 
 std::size_t thread_count(std::size_t requested) {
   if (requested != 0) return requested;
@@ -113,12 +82,12 @@ void runtime::run() {
   const bool batch = options_.batch_scheduling;
   for (std::size_t i = 1; i < contexts_.size(); ++i) {
     threads_.emplace_back([ctx = contexts_[i], batch] {
-      if (batch) use_batch_scheduling();
+      if (batch) detail::use_batch_scheduling();
       ctx->run();
     });
   }
   {
-    const scheduling_restorer restore(batch);
+    const detail::batch_scheduling_scope restore(batch);
     contexts_[0]->run();
   }
   for (auto& t : threads_) t.join();

@@ -37,9 +37,12 @@ struct runtime_options {
   /// Run the io threads under Linux's SCHED_BATCH policy while run() executes: a thread
   /// that is woken (a post from another thread, a socket becoming readable) then does not
   /// preempt the thread running on its CPU, so work queues up and is taken in batches.
-  /// Worth it when io threads share CPUs with other busy threads, gRPC's above all (see
-  /// docs/grpc.md); a latency-sensitive server on cores of its own leaves it off. The
-  /// calling thread gets its policy back when run() returns. No effect elsewhere.
+  /// A coronet::rpc::server on this runtime also starts under it, so the threads gRPC
+  /// starts while the server is built (its pollers and executors, when the server is the
+  /// process's first gRPC user) inherit it. Worth it when io threads share CPUs with other
+  /// busy threads, gRPC's above all (see docs/grpc.md); a latency-sensitive server on
+  /// cores of its own leaves it off. The calling thread gets its policy back when run()
+  /// (or the server's start()) returns. No effect elsewhere.
   bool batch_scheduling = false;
 };
 
@@ -76,6 +79,7 @@ class runtime {
   std::size_t add_stop_hook(stop_hook hook);
   void remove_stop_hook(std::size_t id);
 
+  [[nodiscard]] const runtime_options& options() const noexcept { return options_; }
   [[nodiscard]] std::size_t size() const noexcept { return contexts_.size(); }
   [[nodiscard]] asio::io_context& context(std::size_t index) noexcept { return *contexts_[index]; }
   [[nodiscard]] executor_type executor(std::size_t index) noexcept {

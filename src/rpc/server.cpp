@@ -3,6 +3,8 @@
 #include <coronet/rpc/detail/call_pool.hpp>
 #include <coronet/rpc/detail/pending_op.hpp>
 
+#include "scheduling.hpp"
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -62,6 +64,10 @@ void server::add(grpc::Service& service) { services_.push_back(&service); }
 
 void server::start() {
   if (server_) throw std::logic_error("coronet::rpc::server: started twice");
+  // The threads gRPC starts for this server (its pollers, executors and timers, started
+  // while it is built when it is the process's first gRPC object) inherit the calling
+  // thread's policy: under batch_scheduling they get SCHED_BATCH like the io threads.
+  const coronet::detail::batch_scheduling_scope batch(runtime_.options().batch_scheduling);
   grpc::ServerBuilder builder;
   if (!options_.address.empty()) {
     builder.AddListeningPort(options_.address, grpc::InsecureServerCredentials(), &port_);

@@ -82,7 +82,9 @@ class server {
   void add(grpc::Service& service);
 
   /// Builds and starts the gRPC server. Throws std::runtime_error when the address cannot
-  /// be bound. Registers the runtime stop hook.
+  /// be bound. Registers the runtime stop hook. With the runtime's batch_scheduling, the
+  /// calling thread runs under SCHED_BATCH meanwhile, so the threads gRPC starts now
+  /// inherit it.
   void start();
 
   /// The bound port (after start()), 0 when listening on no port.
