@@ -17,6 +17,8 @@ trap cleanup EXIT
 printf '\x00\x00\x00\x00\x07\x0a\x05world' >"$tmp/body"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Context switches of all the process's threads so far (voluntary and not).
+switches() { cat "/proc/$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { printf "%.0f", s }'; }
 
 check_status() {
   /usr/bin/python3 - "$1" <<'PY'
@@ -47,21 +49,25 @@ start_server() {
   load "$server_pid" "$port" -n 2000 >/dev/null
 }
 
-# load PID PORT H2LOAD_ARGS...: one h2load run; prints "req/s us_cpu_per_req requests 2xx".
+# load PID PORT H2LOAD_ARGS...: one h2load run; prints
+# "req/s us_cpu_per_req requests 2xx switches_per_req".
 load() {
   local pid=$1 port=$2; shift 2
-  local before after
+  local before after sw_before sw_after
+  sw_before=$(switches "$pid")
   before=$(cpu_ticks "$pid")
   taskset -c 1 h2load "$@" -c "$clients" -m "$streams" -d "$tmp/body" \
     -H 'content-type: application/grpc' -H 'te: trailers' \
     "http://127.0.0.1:$port/HelloWorld/SayHello" >"$tmp/h2load.out"
   after=$(cpu_ticks "$pid")
+  sw_after=$(switches "$pid")
   local done_ ok hz
   done_=$(awk '/^requests:/ {print $8}' "$tmp/h2load.out")
   ok=$(awk '/^status codes:/ {print $3}' "$tmp/h2load.out")
   hz=$(getconf CLK_TCK)
   awk -v d="$done_" -v ok="$ok" -v s="$seconds" -v t=$((after - before)) -v hz="$hz" \
-    'BEGIN { printf "%.0f %.2f %d %d\n", d / s, d ? t * 1e6 / hz / d : 0, d, ok }'
+      -v sw=$((sw_after - sw_before)) \
+    'BEGIN { printf "%.0f %.2f %d %d %.3f\n", d / s, d ? t * 1e6 / hz / d : 0, d, ok, d ? sw / d : 0 }'
 }
 
 # median FILE COLUMN_EXPRESSION [FILTER]: median over FILE's lines of an awk expression.
