@@ -40,6 +40,8 @@ constexpr const char* usage =
     "  --backend HOST:PORT       where GET /hello/{name} sends SayHello (default: itself)\n"
     "  --backend-timeout MS      deadline of that call (default 2000)\n"
     "  --threads N               io threads (default: one per core)\n"
+    "  --batch-scheduling        io threads and gRPC's threads under Linux SCHED_BATCH: for a\n"
+    "                            throughput-bound server whose threads share CPUs\n"
     "  --help, --version\n";
 
 struct options {
@@ -48,6 +50,7 @@ struct options {
   std::string backend;
   std::chrono::milliseconds backend_timeout = 2000ms;
   std::size_t threads = 0;
+  bool batch_scheduling = false;
 };
 
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& s) {
@@ -73,6 +76,10 @@ std::optional<options> parse(int argc, char** argv) {
     if (flag == "--version") {
       std::cout << "coronet-demo " CORONET_VERSION "\n";
       std::exit(0);
+    }
+    if (flag == "--batch-scheduling") {
+      o.batch_scheduling = true;
+      continue;
     }
     if (i + 1 >= argc) return std::nullopt;
     const std::string value = argv[++i];
@@ -122,7 +129,7 @@ int main(int argc, char** argv) try {
   }
   const auto [host, port] = split_host_port(opts->listen);
 
-  coronet::runtime rt({.threads = opts->threads});
+  coronet::runtime rt({.threads = opts->threads, .batch_scheduling = opts->batch_scheduling});
 
   rpc::service<HelloWorld> greeter;
   greeter.handle("SayHello", say_hello);

@@ -4,6 +4,7 @@ requests are in flight.
 
 Usage: demo_test.py CORONET_DEMO CORONET_DEMO_CLIENT
 """
+import os
 import re
 import signal
 import socket
@@ -154,6 +155,27 @@ class OnePortTest(unittest.TestCase):
         r = subprocess.run([CLIENT, "grpc", "127.0.0.1:%d" % port], capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 1)
         self.assertTrue(r.stderr.startswith("coronet-demo-client: UNAVAILABLE: "), r.stderr)
+
+
+class BatchSchedulingTest(unittest.TestCase):
+    def test_batch_scheduling_puts_every_thread_under_sched_batch_and_serves(self):
+        demo = Demo("--batch-scheduling")
+        try:
+            self.assertEqual(curl(demo.url("/")).stdout, "Hello, World!")
+            with grpc.insecure_channel(demo.address) as channel:
+                say_hello = channel.unary_unary("/HelloWorld/SayHello",
+                                                request_serializer=encode_greeting,
+                                                response_deserializer=decode_greeting)
+                self.assertEqual(say_hello("batch", timeout=10), "Hello, batch")
+            # The io threads run under it, and gRPC's threads inherited it from start().
+            policies = {}
+            for tid in os.listdir("/proc/%d/task" % demo.proc.pid):
+                with open("/proc/%d/task/%s/comm" % (demo.proc.pid, tid)) as comm:
+                    policies["%s %s" % (comm.read().strip(), tid)] = os.sched_getscheduler(int(tid))
+            self.assertIn("nexting_thread", " ".join(policies))
+            self.assertEqual({name: policy for name, policy in policies.items() if policy != os.SCHED_BATCH}, {})
+        finally:
+            demo.stop()
 
 
 class GatewayFailureTest(unittest.TestCase):
