@@ -53,7 +53,9 @@ pid_t this_thread_id() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 }  // namespace
 
 TEST(rpc_batch_scheduling, grpc_threads_started_by_the_server_follow_the_runtime) {
-  ASSERT_EQ(::sched_getscheduler(0), SCHED_OTHER);
+  if (::sched_getscheduler(0) != SCHED_OTHER) {
+    GTEST_SKIP() << "started under a policy other than SCHED_OTHER: nothing to tell apart";
+  }
   const auto before = threads();
 
   coronet::runtime rt{{.threads = 1, .handle_signals = false, .batch_scheduling = true}};
