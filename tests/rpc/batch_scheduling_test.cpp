@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <set>
@@ -67,14 +68,27 @@ TEST(rpc_batch_scheduling, grpc_threads_started_by_the_server_follow_the_runtime
   server.start();
 
   EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER) << "start() must restore its caller's policy";
-  std::set<std::string> started;
-  for (const auto& [tid, name] : threads()) {
-    if (before.contains(tid)) continue;
-    started.insert(name);
+  // gRPC 1.51's callback API polls on its "nexting" threads: they must be among the threads
+  // started. A thread names itself once it runs, so wait (boundedly) for the names.
+  std::map<pid_t, std::string> started;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    started.clear();
+    bool nexting = false;
+    for (const auto& [tid, name] : threads()) {
+      if (before.contains(tid)) continue;
+      started.emplace(tid, name);
+      nexting = nexting || name == "nexting_thread";
+    }
+    if (nexting || std::chrono::steady_clock::now() > give_up) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::set<std::string> names;
+  for (const auto& [tid, name] : started) {
+    names.insert(name);
     EXPECT_EQ(::sched_getscheduler(tid), SCHED_BATCH) << name << " (" << tid << ")";
   }
-  // gRPC 1.51's callback API polls on its "nexting" threads: they must be among them.
-  EXPECT_TRUE(started.contains("nexting_thread")) << started.size() << " threads started";
+  EXPECT_TRUE(names.contains("nexting_thread")) << started.size() << " threads started";
 
   std::thread runner([&rt] { rt.run(); });
   const int io_policy = asio::post(rt.executor(0), asio::use_future([] {
