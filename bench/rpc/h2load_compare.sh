@@ -47,9 +47,9 @@ start_server coroutine-batch 50553 "" "$prefix" "$build/bench/rpc/rpc-coroutine-
   --batch-scheduling ${CORO_FLAGS:-}
 pids+=("$server_pid")
 
-# One line per round: for each server in names' order, "rps us switches".
+# One line per round: "rps us switches" for raw, coroutine, coroutine-batch (pids' order).
+result=()
 for r in $(seq "$rounds"); do
-  declare -a result
   for k in 0 1 2; do
     i=$(((r + k) % 3))
     read -r rps us _ _ sw < <(load "${pids[$i]}" "${ports[$i]}" -D "$seconds")
