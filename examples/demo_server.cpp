@@ -132,7 +132,9 @@ int main(int argc, char** argv) try {
   coronet::runtime rt({.threads = opts->threads, .batch_scheduling = opts->batch_scheduling});
 
   rpc::service<HelloWorld> greeter;
-  greeter.handle("SayHello", say_hello);
+  // say_hello never suspends and never blocks: started inline, it runs whole on the gRPC
+  // thread that delivered the call, with no hand-off to an io thread (docs/grpc.md).
+  greeter.handle("SayHello", say_hello, {.inline_start = true});
   rpc::server grpc_server(rt, {.address = opts->grpc_listen});
   grpc_server.add(greeter);
   grpc_server.start();

@@ -2,7 +2,10 @@
 // coronet::rpc::service, its handler a coroutine on a coronet::runtime io_context.
 //
 //     rpc-coroutine-server --listen 127.0.0.1:50051 [--threads 1] [--batch-scheduling]
-//                          [--arg NAME=VALUE]... [--max-threads N]
+//                          [--inline-start] [--arg NAME=VALUE]... [--max-threads N]
+//
+// --inline-start binds SayHello with {.inline_start = true}: the handler, which never
+// suspends, then runs whole on the gRPC thread that delivered the call.
 #include "builder_flags.hpp"
 
 #include <coronet/rpc/server.hpp>
@@ -28,24 +31,28 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:50051";
   std::size_t threads = 1;
   bool batch = false;
+  bool inline_start = false;
   bench::builder_flags flags;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--batch-scheduling") == 0) {
       batch = true;
+    } else if (std::strcmp(argv[i], "--inline-start") == 0) {
+      inline_start = true;
     } else if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
       listen = argv[++i];
     } else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       threads = std::stoul(argv[++i]);
     } else if (!flags.parse(argc, argv, i)) {
       std::cerr << "usage: " << argv[0]
-                << " [--listen HOST:PORT] [--threads N] [--batch-scheduling] [--arg NAME=VALUE]..."
+                << " [--listen HOST:PORT] [--threads N] [--batch-scheduling] [--inline-start]"
+                   " [--arg NAME=VALUE]..."
                    " [--max-threads N]\n";
       return 2;
     }
   }
   coronet::runtime rt({.threads = threads, .batch_scheduling = batch});
   coronet::rpc::service<HelloWorld> greeter;
-  greeter.handle("SayHello", &say_hello);
+  greeter.handle("SayHello", &say_hello, {.inline_start = inline_start});
   coronet::rpc::server server(rt, {.address = listen, .health_service = false,
                                    .reflection = false,
                                    .configure = [&](grpc::ServerBuilder& b) { flags.apply(b); }});

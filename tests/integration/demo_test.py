@@ -124,6 +124,16 @@ class OnePortTest(unittest.TestCase):
                                             response_deserializer=decode_greeting)
             self.assertEqual(say_hello("grpcio", timeout=10), "Hello, grpcio")
 
+    def test_python_grpcio_concurrent_calls_each_get_their_own_answer(self):
+        # SayHello starts inline on gRPC's threads: 300 calls in flight at once from one
+        # channel, each answered with its own name.
+        with grpc.insecure_channel(self.demo.address) as channel:
+            say_hello = channel.unary_unary("/HelloWorld/SayHello",
+                                            request_serializer=encode_greeting,
+                                            response_deserializer=decode_greeting)
+            futures = [say_hello.future("n%d" % i, timeout=20) for i in range(300)]
+            self.assertEqual([f.result() for f in futures], ["Hello, n%d" % i for i in range(300)])
+
     def test_health_service_reports_serving(self):
         with grpc.insecure_channel(self.demo.address) as channel:
             check = channel.unary_unary("/grpc.health.v1.Health/Check",

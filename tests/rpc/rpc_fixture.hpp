@@ -1,5 +1,7 @@
 // A coronet server serving Bench on 127.0.0.1 (runtime of two threads running in the
-// background) and a channel to it, for the rpc tests.
+// background) and a channel to it, for the rpc tests. A test program compiled with
+// CORONET_TEST_INLINE_START binds every method with {.inline_start = true}, so the same
+// behaviour tests cover both ways a call starts.
 #pragma once
 
 #include "bench_service.hpp"
@@ -19,6 +21,12 @@
 #include <thread>
 
 namespace coronet_test {
+
+#if defined(CORONET_TEST_INLINE_START)
+inline constexpr coronet::rpc::method_options bench_methods{.inline_start = true};
+#else
+inline constexpr coronet::rpc::method_options bench_methods{};
+#endif
 
 class served_bench {
  public:
@@ -50,7 +58,7 @@ class served_bench {
  private:
   coronet::runtime rt_{{.threads = 2, .handle_signals = false}};
   observations seen_;
-  coronet::rpc::service<Bench> bench_;
+  coronet::rpc::service<Bench> bench_{bench_methods};
   coronet::rpc::server server_;
   std::thread runner_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -18,9 +18,12 @@
 //   client streaming  (grpc::CallbackServerContext&, server_reader<Request>&, Response&)
 //   bidi              (grpc::CallbackServerContext&, server_stream<Request, Response>&)
 //
-// Each call's handler runs on one executor of the server's runtime (round robin) and never
-// on a gRPC thread, inside one of that io_context's pooled worker coroutines
-// (detail/call_pool.hpp) rather than a co_spawn of its own. Client cancellation, deadline
+// Each call's handler runs on one executor of the server's runtime (round robin), inside one
+// of that io_context's pooled worker coroutines (detail/call_pool.hpp) rather than a
+// co_spawn of its own. By default it never runs on a gRPC thread: the thread that delivers
+// the call hands it to the io thread. A method bound with `{.inline_start = true}` starts
+// on the gRPC thread instead and runs there until it first suspends (method_options). Client
+// cancellation, deadline
 // expiry and shutdown emit a terminal cancellation into the handler coroutine (pending
 // timers and client calls complete with operation_aborted) and make pending reads and
 // writes complete with false. An exception leaving a handler finishes the call with
@@ -57,6 +60,24 @@ class Descriptor;
 
 namespace coronet::rpc {
 
+/// How the calls of a method start (service::handle).
+struct method_options {
+  /// false (default): the handler runs on an io thread of the server's runtime from its
+  /// first line; the gRPC thread that delivered the call only hands it over. That hand-off
+  /// wakes the io thread once per call and the Finish made there wakes a gRPC thread: two
+  /// thread switches per call when they share a CPU.
+  ///
+  /// true: the handler starts on the gRPC thread that delivered the call and runs there
+  /// until it first suspends; whatever it awaits then resumes it on its io thread (its
+  /// executor, `co_await asio::this_coro::executor`, is the io_context's either way). A
+  /// handler that completes without suspending costs what a hand-written callback reactor
+  /// costs: no hand-off at all. Only for handlers whose code before their first suspension
+  /// neither blocks nor takes long nor touches state owned by an io thread, since gRPC's
+  /// thread serves other calls and connections meanwhile. `co_await
+  /// asio::post(asio::use_awaitable)` moves such a handler to its io thread explicitly.
+  bool inline_start = false;
+};
+
 namespace detail {
 
 enum class method_kind { unary, server_streaming, client_streaming, bidi };
@@ -84,7 +105,8 @@ using call_site_source = std::function<call_site()>;
 template <class Reactor>
 class call_reactor : public Reactor, public pooled_call {
  public:
-  explicit call_reactor(call_site site) : ex_(std::move(site.executor)), pool_(site.pool) {}
+  call_reactor(call_site site, method_options options)
+      : ex_(std::move(site.executor)), pool_(site.pool), inline_start_(options.inline_start) {}
   call_reactor(const call_reactor&) = delete;
   call_reactor& operator=(const call_reactor&) = delete;
 
@@ -108,10 +130,18 @@ class call_reactor : public Reactor, public pooled_call {
   }
 
  protected:
-  // Hands the call to a worker of the pool on the handler's io thread. The handler is
-  // called there, so its coroutine frame is allocated and freed by the io thread. The one
-  // allocation made here, the posted operation, lives in the reactor (launch_allocator).
+  // Starts the handler: inline (a parked worker runs it on this gRPC thread until it
+  // suspends) or by handing the call to a worker on the handler's io thread. Called last
+  // in the reactor's constructor: gRPC binds the reactor, and only then may call OnCancel
+  // or OnDone, after this returns, so the inline part never races them. When handed over,
+  // the handler is called on the io thread, so its coroutine frame is allocated and freed
+  // there; the one allocation made here, the posted operation, lives in the reactor
+  // (launch_allocator).
   void launch() {
+    if (inline_start_) {
+      pool_->serve(*this);
+      return;
+    }
     asio::post(ex_, asio::bind_allocator(launch_allocator<void>{launch_storage_},
                                          [start = starter{this}]() mutable {
                                            auto* self = std::exchange(start.self, nullptr);
@@ -187,6 +217,7 @@ class call_reactor : public Reactor, public pooled_call {
 
   asio::io_context::executor_type ex_;  // concrete: posting through it needs no type erasure
   call_pool* pool_;
+  bool inline_start_;
   launch_buffer launch_storage_;
   std::atomic<int> refs_{2};  // gRPC's until OnDone, the handler's worker's until complete
 };
@@ -194,9 +225,9 @@ class call_reactor : public Reactor, public pooled_call {
 template <class Request, class Response, class Handler>
 class unary_reactor final : public call_reactor<grpc::ServerUnaryReactor> {
  public:
-  unary_reactor(call_site site, Handler& handler, grpc::CallbackServerContext* ctx,
-                const Request* request, Response* response)
-      : call_reactor(std::move(site)),
+  unary_reactor(call_site site, method_options options, Handler& handler,
+                grpc::CallbackServerContext* ctx, const Request* request, Response* response)
+      : call_reactor(std::move(site), options),
         handler_(handler),
         ctx_(*ctx),
         request_(*request),
@@ -216,9 +247,9 @@ template <class Request, class Response, class Handler>
 class write_reactor final : public call_reactor<grpc::ServerWriteReactor<Response>>,
                             public write_port<Response> {
  public:
-  write_reactor(call_site site, Handler& handler, grpc::CallbackServerContext* ctx,
-                const Request* request)
-      : call_reactor<grpc::ServerWriteReactor<Response>>(std::move(site)),
+  write_reactor(call_site site, method_options options, Handler& handler,
+                grpc::CallbackServerContext* ctx, const Request* request)
+      : call_reactor<grpc::ServerWriteReactor<Response>>(std::move(site), options),
         handler_(handler),
         ctx_(*ctx),
         request_(*request),
@@ -243,9 +274,9 @@ template <class Request, class Response, class Handler>
 class read_reactor final : public call_reactor<grpc::ServerReadReactor<Request>>,
                            public read_port<Request> {
  public:
-  read_reactor(call_site site, Handler& handler, grpc::CallbackServerContext* ctx,
-               Response* response)
-      : call_reactor<grpc::ServerReadReactor<Request>>(std::move(site)),
+  read_reactor(call_site site, method_options options, Handler& handler,
+               grpc::CallbackServerContext* ctx, Response* response)
+      : call_reactor<grpc::ServerReadReactor<Request>>(std::move(site), options),
         handler_(handler),
         ctx_(*ctx),
         response_(*response),
@@ -271,8 +302,9 @@ class bidi_reactor final : public call_reactor<grpc::ServerBidiReactor<Request, 
                            public read_port<Request>,
                            public write_port<Response> {
  public:
-  bidi_reactor(call_site site, Handler& handler, grpc::CallbackServerContext* ctx)
-      : call_reactor<grpc::ServerBidiReactor<Request, Response>>(std::move(site)),
+  bidi_reactor(call_site site, method_options options, Handler& handler,
+               grpc::CallbackServerContext* ctx)
+      : call_reactor<grpc::ServerBidiReactor<Request, Response>>(std::move(site), options),
         handler_(handler),
         ctx_(*ctx),
         stream_(*this, *this) {
@@ -357,7 +389,8 @@ class service_binding {
 template <class Grpc>
 class service final : public detail::service_binding {
  public:
-  service() = default;
+  /// `defaults` apply to every method bound without options of its own.
+  explicit service(method_options defaults = {}) : defaults_(defaults) {}
   service(const service&) = delete;
   service& operator=(const service&) = delete;
 
@@ -367,6 +400,12 @@ class service final : public detail::service_binding {
   /// differ from the handler's. Call before the service is added to a server.
   template <class Handler>
   service& handle(std::string_view method, Handler handler) {
+    return handle(method, std::move(handler), defaults_);
+  }
+
+  /// As above, with options for this method's calls (e.g. `{.inline_start = true}`).
+  template <class Handler>
+  service& handle(std::string_view method, Handler handler, method_options options) {
     using traits = detail::handler_traits<Handler>;
     using request = typename traits::request;
     using response = typename traits::response;
@@ -375,7 +414,7 @@ class service final : public detail::service_binding {
     auto owned = std::make_shared<Handler>(std::move(handler));
     Handler& h = *owned;
     handlers_.push_back(std::move(owned));
-    native_.bind(index, make_method_handler<request, response>(h));
+    native_.bind(index, make_method_handler<request, response>(h, options));
     return *this;
   }
 
@@ -389,38 +428,40 @@ class service final : public detail::service_binding {
   };
 
   template <class Request, class Response, class Handler>
-  grpc::internal::MethodHandler* make_method_handler(Handler& h) {
+  grpc::internal::MethodHandler* make_method_handler(Handler& h, method_options options) {
     using traits = detail::handler_traits<Handler>;
-    if constexpr (traits::kind == detail::method_kind::unary) {
+    using namespace detail;
+    if constexpr (traits::kind == method_kind::unary) {
       return new grpc::internal::CallbackUnaryHandler<Request, Response>(
-          [this, &h](grpc::CallbackServerContext* ctx, const Request* req, Response* resp)
-              -> grpc::ServerUnaryReactor* {
-            return new detail::unary_reactor<Request, Response, Handler>(next_site(), h, ctx,
-                                                                         req, resp);
+          [this, &h, options](grpc::CallbackServerContext* ctx, const Request* req,
+                              Response* resp) -> grpc::ServerUnaryReactor* {
+            return new unary_reactor<Request, Response, Handler>(next_site(), options, h, ctx,
+                                                                 req, resp);
           });
-    } else if constexpr (traits::kind == detail::method_kind::server_streaming) {
+    } else if constexpr (traits::kind == method_kind::server_streaming) {
       return new grpc::internal::CallbackServerStreamingHandler<Request, Response>(
-          [this, &h](grpc::CallbackServerContext* ctx,
-                     const Request* req) -> grpc::ServerWriteReactor<Response>* {
-            return new detail::write_reactor<Request, Response, Handler>(next_site(), h, ctx,
-                                                                         req);
+          [this, &h, options](grpc::CallbackServerContext* ctx,
+                              const Request* req) -> grpc::ServerWriteReactor<Response>* {
+            return new write_reactor<Request, Response, Handler>(next_site(), options, h, ctx,
+                                                                 req);
           });
-    } else if constexpr (traits::kind == detail::method_kind::client_streaming) {
+    } else if constexpr (traits::kind == method_kind::client_streaming) {
       return new grpc::internal::CallbackClientStreamingHandler<Request, Response>(
-          [this, &h](grpc::CallbackServerContext* ctx,
-                     Response* resp) -> grpc::ServerReadReactor<Request>* {
-            return new detail::read_reactor<Request, Response, Handler>(next_site(), h, ctx,
-                                                                        resp);
+          [this, &h, options](grpc::CallbackServerContext* ctx,
+                              Response* resp) -> grpc::ServerReadReactor<Request>* {
+            return new read_reactor<Request, Response, Handler>(next_site(), options, h, ctx,
+                                                                resp);
           });
     } else {
       return new grpc::internal::CallbackBidiHandler<Request, Response>(
-          [this, &h](grpc::CallbackServerContext* ctx)
+          [this, &h, options](grpc::CallbackServerContext* ctx)
               -> grpc::ServerBidiReactor<Request, Response>* {
-            return new detail::bidi_reactor<Request, Response, Handler>(next_site(), h, ctx);
+            return new bidi_reactor<Request, Response, Handler>(next_site(), options, h, ctx);
           });
     }
   }
 
+  method_options defaults_;
   native_service native_;
   std::vector<std::shared_ptr<void>> handlers_;
 };

@@ -12,8 +12,11 @@
 // call the call's `canceller` points to it, so client cancellation reaches that handler and
 // no other. The worker resets its cancellation state before it takes the next call.
 //
-// Lives as an Asio service of its io_context: created by asio::use_service, destroyed with
-// the io_context. Every member function runs on that io_context's thread.
+// A worker's coroutine belongs to the io_context (that is where it resumes after it
+// suspends), but a call may also be started on the gRPC thread that delivered it (a method
+// with inline_start): the pool's lists are therefore guarded by a mutex, held only to take
+// or return a worker. Lives as an Asio service of its io_context: created by
+// asio::use_service, destroyed with the io_context.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -25,6 +28,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -57,7 +61,9 @@ class call_pool final : public asio::execution_context::service {
   call_pool(const call_pool&) = delete;
   call_pool& operator=(const call_pool&) = delete;
 
-  /// Serves `call` on a parked worker, or on a new one when none is parked.
+  /// Serves `call` on a parked worker, or on a new one when none is parked. Callable from
+  /// any thread: a parked worker runs `call` inline on the calling thread until the handler
+  /// first suspends; a new worker starts it on the io thread.
   void serve(pooled_call& call);
 
   /// Ends every parked worker. A parked worker counts as outstanding work of the
@@ -69,11 +75,11 @@ class call_pool final : public asio::execution_context::service {
   static constexpr std::size_t max_idle = 64;
 
   /// Workers alive, parked ones included.
-  [[nodiscard]] std::size_t workers() const noexcept { return workers_.size() - spare_.size(); }
+  [[nodiscard]] std::size_t workers() const;
   /// Workers parked, waiting for a call.
-  [[nodiscard]] std::size_t idle() const noexcept { return idle_.size(); }
+  [[nodiscard]] std::size_t idle() const;
   /// Worker coroutines ever spawned.
-  [[nodiscard]] std::size_t spawned() const noexcept { return spawned_; }
+  [[nodiscard]] std::size_t spawned() const;
 
  private:
   // The suspended worker's completion handler, kept without an allocation: the handler
@@ -123,9 +129,12 @@ class call_pool final : public asio::execution_context::service {
 
   void shutdown() override;
   void spawn(pooled_call& call);
+  /// Whether a worker that has just finished a call ends rather than parks.
+  bool retire() const;
   asio::awaitable<void> work(worker& w, pooled_call* call);
 
   asio::io_context& context_;
+  mutable std::mutex mutex_;                      // guards the members below
   std::vector<std::unique_ptr<worker>> workers_;  // every worker ever made, freed with the pool
   std::vector<worker*> idle_;                     // parked, most recently parked last
   std::vector<worker*> spare_;                    // ended; reused by the next spawn
