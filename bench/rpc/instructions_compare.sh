@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # User-space instructions per call of the raw callback-API server and the coronet coroutine
-# server, counted by callgrind: a figure that does not move with the machine's load, unlike
+# server (by default and with {.inline_start = true}), counted by callgrind: a figure that does not move with the machine's load, unlike
 # CPU time (bench/rpc/h2load_compare.sh). It leaves out the kernel (syscalls, context
 # switches) and cache effects, so it measures what the code asks of the CPU, not what the
 # CPU took. Each server runs under valgrind, is warmed up with 2,000 calls, then counts
@@ -20,12 +20,12 @@ done
 # shellcheck source=h2load_common.sh
 source "$root/bench/rpc/h2load_common.sh"
 
-# count NAME PORT BINARY: prints instructions per call.
+# count NAME PORT BINARY [ARGS...]: prints instructions per call.
 count() {
-  local name=$1 port=$2 binary=$3
+  local name=$1 port=$2 binary=$3; shift 3
   local valgrind="valgrind --tool=callgrind --trace-children=yes"
   start_server "$name" "$port" "" "$valgrind --callgrind-out-file=$tmp/$name.cg" "$binary" \
-    >/dev/null
+    "$@" >/dev/null
   local pid=$server_pid
   pids+=("$pid")
   callgrind_control -z "$pid" >/dev/null 2>&1
@@ -41,6 +41,8 @@ count() {
 
 raw=$(count raw 50561 "$build/bench/rpc/rpc-raw-server")
 coro=$(count coroutine 50562 "$build/bench/rpc/rpc-coroutine-server")
-printf '%-32s %12s %12s %9s\n' "$calls calls" "raw" "coroutine" "ratio"
-printf '%-32s %12d %12d %8.3fx\n' "instructions per call" "$raw" "$coro" \
-  "$(awk -v a="$raw" -v b="$coro" 'BEGIN { print b / a }')"
+inline=$(count inline 50563 "$build/bench/rpc/rpc-coroutine-server" --inline-start)
+printf '%-24s %10s %10s %10s %14s %11s\n' "$calls calls" raw coroutine inline coroutine/raw inline/raw
+printf '%-24s %10d %10d %10d %13.3fx %10.3fx\n' "instructions per call" "$raw" "$coro" "$inline" \
+  "$(awk -v a="$raw" -v b="$coro" 'BEGIN { print b / a }')" \
+  "$(awk -v a="$raw" -v b="$inline" 'BEGIN { print b / a }')"

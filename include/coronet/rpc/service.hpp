@@ -430,33 +430,34 @@ class service final : public detail::service_binding {
   template <class Request, class Response, class Handler>
   grpc::internal::MethodHandler* make_method_handler(Handler& h, method_options options) {
     using traits = detail::handler_traits<Handler>;
-    using namespace detail;
+    using detail::method_kind;
     if constexpr (traits::kind == method_kind::unary) {
       return new grpc::internal::CallbackUnaryHandler<Request, Response>(
           [this, &h, options](grpc::CallbackServerContext* ctx, const Request* req,
                               Response* resp) -> grpc::ServerUnaryReactor* {
-            return new unary_reactor<Request, Response, Handler>(next_site(), options, h, ctx,
-                                                                 req, resp);
+            return new detail::unary_reactor<Request, Response, Handler>(next_site(), options,
+                                                                         h, ctx, req, resp);
           });
     } else if constexpr (traits::kind == method_kind::server_streaming) {
       return new grpc::internal::CallbackServerStreamingHandler<Request, Response>(
           [this, &h, options](grpc::CallbackServerContext* ctx,
                               const Request* req) -> grpc::ServerWriteReactor<Response>* {
-            return new write_reactor<Request, Response, Handler>(next_site(), options, h, ctx,
-                                                                 req);
+            return new detail::write_reactor<Request, Response, Handler>(next_site(), options,
+                                                                         h, ctx, req);
           });
     } else if constexpr (traits::kind == method_kind::client_streaming) {
       return new grpc::internal::CallbackClientStreamingHandler<Request, Response>(
           [this, &h, options](grpc::CallbackServerContext* ctx,
                               Response* resp) -> grpc::ServerReadReactor<Request>* {
-            return new read_reactor<Request, Response, Handler>(next_site(), options, h, ctx,
-                                                                resp);
+            return new detail::read_reactor<Request, Response, Handler>(next_site(), options,
+                                                                        h, ctx, resp);
           });
     } else {
       return new grpc::internal::CallbackBidiHandler<Request, Response>(
           [this, &h, options](grpc::CallbackServerContext* ctx)
               -> grpc::ServerBidiReactor<Request, Response>* {
-            return new bidi_reactor<Request, Response, Handler>(next_site(), options, h, ctx);
+            return new detail::bidi_reactor<Request, Response, Handler>(next_site(), options,
+                                                                        h, ctx);
           });
     }
   }
