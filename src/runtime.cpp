@@ -77,7 +77,8 @@ void runtime::run() {
     });
     cancel_signals_ = [&signals] { signals->cancel(); };
   }
-  if (stopping()) halt();
+  // A stop() made before run() has already queued the drain on context 0: it runs the
+  // hooks as soon as that context runs, then halts.
 
   const bool batch = options_.batch_scheduling;
   for (std::size_t i = 1; i < contexts_.size(); ++i) {

@@ -6,6 +6,7 @@
 
 #include "hello.grpc.pb.h"
 
+#include <google/protobuf/empty.pb.h>
 #include <grpcpp/server_builder.h>
 
 #include <asio/steady_timer.hpp>
@@ -241,10 +242,32 @@ TEST(rpc_call, shutdown_during_a_stream_ends_it_and_refuses_new_calls) {
   EXPECT_EQ(s.seen().streams_cut_short, 1);
 }
 
-TEST(rpc_service, handle_rejects_a_handler_of_another_kind) {
+// The error's text, or "" when `bind` does not throw std::invalid_argument.
+template <class Bind>
+std::string rejection(Bind bind) {
+  try {
+    bind();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(rpc_service, handle_rejects_a_method_it_does_not_have_or_a_handler_that_does_not_fit) {
   coronet::rpc::service<Bench> svc;
-  EXPECT_THROW(svc.handle("Unary", client_stream_handler()), std::invalid_argument);
-  EXPECT_THROW(svc.handle("NoSuchMethod", client_stream_handler()), std::invalid_argument);
+  EXPECT_EQ(rejection([&] { svc.handle("NoSuchMethod", client_stream_handler()); }),
+            "coronet::rpc: no method coronet.bench.v1.Bench/NoSuchMethod");
+  EXPECT_EQ(rejection([&] { svc.handle("Unary", client_stream_handler()); }),
+            "coronet::rpc: coronet.bench.v1.Bench/Unary is unary, the handler is "
+            "client streaming");
+  // The right kind with other message types.
+  auto wrong_types = [](grpc::CallbackServerContext&, const google::protobuf::Empty&,
+                        Greeting&) -> asio::awaitable<grpc::Status> { co_return grpc::Status::OK; };
+  EXPECT_EQ(rejection([&] { svc.handle("Unary", wrong_types); }),
+            "coronet::rpc: coronet.bench.v1.Bench/Unary takes Greeting and returns Greeting; "
+            "the handler's message types differ");
+  observations seen;
+  EXPECT_EQ(rejection([&] { svc.handle("Unary", unary_handler(seen)); }), "");
 }
 
 }  // namespace

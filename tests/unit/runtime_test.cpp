@@ -5,6 +5,7 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -19,10 +20,22 @@ using namespace std::chrono_literals;
 
 namespace {
 
-TEST(runtime, defaults_to_one_context_per_hardware_thread) {
-  coronet::runtime rt;
-  const auto hw = std::thread::hardware_concurrency();
-  EXPECT_EQ(rt.size(), hw == 0 ? 1u : hw);
+TEST(runtime, defaults_to_one_thread_per_hardware_thread) {
+  coronet::runtime rt({.handle_signals = false});
+  std::mutex m;
+  std::set<std::thread::id> ids;
+  std::atomic<std::size_t> done{0};
+  for (std::size_t i = 0; i < rt.size(); ++i) {
+    asio::post(rt.executor(i), [&] {
+      {
+        std::lock_guard lock(m);
+        ids.insert(std::this_thread::get_id());
+      }
+      if (++done == rt.size()) rt.stop();
+    });
+  }
+  rt.run();
+  EXPECT_EQ(ids.size(), std::max(1u, std::thread::hardware_concurrency()));
 }
 
 TEST(runtime, work_posted_to_every_context_runs_on_its_own_thread) {
@@ -100,12 +113,18 @@ TEST(runtime, stop_awaits_every_hook_before_contexts_stop) {
   EXPECT_EQ(finished.load(), 3);
 }
 
-TEST(runtime, stop_before_run_returns_promptly) {
+TEST(runtime, stop_before_run_runs_each_hook_once_and_run_returns) {
   coronet::runtime rt({.threads = 2, .handle_signals = false});
+  std::atomic<int> hook_runs{0};
+  rt.add_stop_hook([&]() -> asio::awaitable<void> {
+    ++hook_runs;
+    co_return;
+  });
   rt.stop();
-  rt.stop();  // idempotent
-  rt.run();
-  SUCCEED();
+  rt.stop();  // idempotent: the hooks run once
+  rt.run();   // would block forever if the early stop were lost
+  EXPECT_EQ(hook_runs.load(), 1);
+  EXPECT_TRUE(rt.stopping());
 }
 
 TEST(runtime, stop_while_coroutines_are_suspended_leaks_nothing) {
