@@ -803,15 +803,22 @@ int grpc_port_of(const run_spec& spec, const server_link& server) {
 
 /// `count` channels to `port`, each over a TCP connection of its own: a local subchannel
 /// pool per channel, and channel arguments that differ, so grpc++ cannot share one
-/// connection between them.
+/// connection between them. `lean` drops what a load generator does not use and pays for
+/// on every call: the retry machinery, and the filters the minimal stack leaves out
+/// (deadlines among them: lean calls carry none).
 std::vector<std::shared_ptr<grpc::Channel>> open_channels(int port, std::size_t count,
-                                                          std::string& error) {
+                                                          std::string& error,
+                                                          bool lean = false) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (std::size_t i = 0; i < count; ++i) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(max_message_bytes);
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("coronet_bench.channel", static_cast<int>(i));
+    if (lean) {
+      args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+      args.SetInt(GRPC_ARG_MINIMAL_STACK, 1);
+    }
     auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
                                              grpc::InsecureChannelCredentials(), args);
     if (!channel->WaitForConnected(std::chrono::system_clock::now() + 5s)) {
@@ -879,11 +886,13 @@ struct grpc_load {
   std::vector<grpc_slot> slots;
   Greeting request;
   std::size_t expected = 0;
+  bool lean = false;
 
   /// Channels and stubs for `spec`; slot i calls through channel i % connections.
   std::string open(const run_spec& spec, const server_link& server) {
     std::string error;
-    channels = open_channels(grpc_port_of(spec, server), spec.connections, error);
+    lean = !spec.client.ends_with("-stock");
+    channels = open_channels(grpc_port_of(spec, server), spec.connections, error, lean);
     if (channels.empty()) return error;
     for (const auto& channel : channels) stubs.push_back(HelloWorld::NewStub(channel));
     slots.resize(spec.concurrency);
@@ -933,7 +942,7 @@ measurement run_grpc_cq(const run_spec& spec, const server_link& server) {
 
   auto start_call = [&](grpc_slot& s, grpc::CompletionQueue& cq) {
     s.context = std::make_unique<grpc::ClientContext>();
-    s.context->set_deadline(call_deadline(base.end));
+    if (!load.lean) s.context->set_deadline(call_deadline(base.end));
     s.reply.Clear();
     s.sent = clock_type::now();
     s.reader = s.stub->AsyncSayHello(s.context.get(), load.request, &cq);
@@ -949,7 +958,20 @@ measurement run_grpc_cq(const run_spec& spec, const server_link& server) {
         start_call(load.slots[i], cq);
       void* tag = nullptr;
       bool ok = false;
-      while (outstanding > 0 && cq.Next(&tag, &ok)) {
+      // Without deadlines on the calls, a call that never completes is cancelled here.
+      const auto give_up = std::chrono::system_clock::now() + (base.end - clock_type::now()) + 15s;
+      bool cancelled = false;
+      while (outstanding > 0) {
+        const auto next = cq.AsyncNext(&tag, &ok, cancelled ? gpr_inf_future(GPR_CLOCK_REALTIME)
+                                                            : grpc::TimePoint(give_up).raw_time());
+        if (next == grpc::CompletionQueue::SHUTDOWN) break;
+        if (next == grpc::CompletionQueue::TIMEOUT) {
+          r.fail("calls still outstanding 15 s after the end");
+          for (std::size_t i = t; i < load.slots.size(); i += spec.threads)
+            if (load.slots[i].context) load.slots[i].context->TryCancel();
+          cancelled = true;
+          continue;
+        }
         auto& s = *static_cast<grpc_slot*>(tag);
         // A failed slot stops rather than spinning on errors.
         if (load.check(r, s, ok) && r.running()) {
@@ -982,7 +1004,7 @@ measurement run_grpc_callback(const run_spec& spec, const server_link& server) {
 
   std::function<void(grpc_slot&)> start_call = [&](grpc_slot& s) {
     s.context = std::make_unique<grpc::ClientContext>();
-    s.context->set_deadline(call_deadline(r.end));
+    if (!load.lean) s.context->set_deadline(call_deadline(r.end));
     s.reply.Clear();
     s.sent = clock_type::now();
     s.stub->async()->SayHello(s.context.get(), &load.request, &s.reply,
@@ -1001,9 +1023,10 @@ measurement run_grpc_callback(const run_spec& spec, const server_link& server) {
   auto cpu = sample_window(r, server);
   std::unique_lock lock(mutex);
   if (!idle.wait_until(lock, r.end + 15s, [&] { return outstanding == 0; })) {
-    // The callbacks still refer to this frame: the process cannot go on safely.
-    std::fprintf(stderr, "coronet-bench: gRPC calls still outstanding 15 s after the end\n");
-    std::_Exit(1);
+    r.fail("calls still outstanding 15 s after the end");
+    for (auto& s : load.slots) s.context->TryCancel();
+    // The callbacks refer to this frame: wait for every one of them.
+    idle.wait(lock, [&] { return outstanding == 0; });
   }
   return summarize(spec, r, cpu, server);
 }
@@ -1362,11 +1385,15 @@ constexpr level_shape levels[] = {{"low", 1, 1}, {"medium", 16, 16}, {"high", 51
 void plan_fair(planner& p) {
   for (const auto& l : levels) {
     const std::size_t n = l.in_flight;
+    // The completion-queue client needs several threads to keep a server busy (see the
+    // grpc-clients scenario); one call in flight needs one.
+    const std::size_t cq_threads = std::min<std::size_t>(4, n);
     auto row = [&](std::string transport, std::string client, std::size_t connections,
                    runner run, runner external) {
+      const std::size_t threads = run == &run_grpc_cq ? cq_threads : 1;
       p.add({.scenario = "fair", .transport = std::move(transport), .client = std::move(client),
-             .payload = 16, .connections = connections, .concurrency = n, .level = l.level,
-             .run = run, .external = external});
+             .payload = 16, .connections = connections, .concurrency = n, .threads = threads,
+             .level = l.level, .run = run, .external = external});
     };
     // HTTP/1.1 keep-alive: a connection per request in flight. Pipelined: all of them on
     // one connection at 16, 32 on each of 16 connections at 512.
@@ -1392,10 +1419,15 @@ void plan_grpc_clients(planner& p) {
   };
   row("coronet", 1, 1, &run_grpc_unary);
   row("coronet", 16, 1, &run_grpc_unary);
+  row("grpc-cb-stock", 16, 1, &run_grpc_callback);
   row("grpc-cb", 16, 1, &run_grpc_callback);
+  row("grpc-cq-stock", 16, 4, &run_grpc_cq);
   row("grpc-cq", 1, 1, &run_grpc_cq);
-  row("grpc-cq", 16, 1, &run_grpc_cq, &run_h2load);
+  row("grpc-cq", 16, 1, &run_grpc_cq);
   row("grpc-cq", 16, 2, &run_grpc_cq);
+  row("grpc-cq", 1, 4, &run_grpc_cq);
+  row("grpc-cq", 16, 4, &run_grpc_cq, &run_h2load);
+  row("grpc-cq", 16, 8, &run_grpc_cq);
 }
 
 const std::vector<scenario>& scenario_table() {
@@ -1545,14 +1577,14 @@ std::string client_label(const run_spec& s) {
 }
 
 void print_header() {
-  std::printf("%-17s %-13s %-12s %7s %4s %4s %9s %8s %8s %8s %9s %9s %5s %9s %5s %6s  %s\n",
+  std::printf("%-17s %-13s %-16s %7s %4s %4s %9s %8s %8s %8s %9s %9s %5s %9s %5s %6s  %s\n",
               "scenario", "transport", "client", "payload", "conn", "conc", "rate/s", "p50 us",
               "p90 us", "p99 us", "max us", "srv us/op", "srv%", "cli us/op", "cli%", "errors",
               "result");
 }
 
 void print_row(const measurement& m) {
-  std::printf("%-17s %-13s %-12s %7s %4zu %4zu %9.0f %8s %8s %8s %9s %9.2f %5.0f %9.2f %5.0f "
+  std::printf("%-17s %-13s %-16s %7s %4zu %4zu %9.0f %8s %8s %8s %9s %9.2f %5.0f %9.2f %5.0f "
               "%6llu  %s\n",
               m.spec.scenario.c_str(), m.spec.transport.c_str(), client_label(m.spec).c_str(),
               format_bytes(m.spec.payload).c_str(), m.spec.connections, m.spec.concurrency,
@@ -1607,20 +1639,26 @@ void print_comparisons(const std::vector<measurement>& rows,
   if (pairs.empty()) return;
   std::printf("\nexternal load generators (same server and CPUs, same connections x requests "
               "in flight each, run right after the row):\n"
-              "  %-40s %9s %9s %6s  %9s %9s %6s\n", "row (conn x in flight each)", "rate/s",
-              "tool", "ratio", "srv us/op", "tool", "ratio");
+              "  %-44s %9s %9s %6s  %9s %9s %6s  %9s\n", "row (conn x in flight each)", "rate/s",
+              "tool", "ratio", "srv us/op", "tool", "ratio", "srv% both");
   for (const auto& p : pairs) {
     const auto& a = rows[p.ours];
     const auto& b = rows[p.theirs];
     if (!p.usable(rows)) {
-      std::printf("  %-40s %s\n", row_label(a.spec).c_str(),
+      std::printf("  %-44s %s\n", row_label(a.spec).c_str(),
                   (b.spec.client + ": " + (b.failed ? b.first_error : "the row failed")).c_str());
       continue;
     }
-    std::printf("  %-40s %9.0f %9.0f %5.2fx  %9.2f %9.2f %5.2fx  %s %s\n",
+    const bool slow = p.rate_ratio(rows) < 1 / 1.1;
+    const bool costly = p.cpu_ratio(rows) > 1.1;
+    std::printf("  %-44s %9.0f %9.0f %5.2fx  %9.2f %9.2f %5.2fx  %4.0f %4.0f  %s\n",
                 row_label(a.spec).c_str(), a.per_second, b.per_second, p.rate_ratio(rows),
-                a.server_cpu_us, b.server_cpu_us, p.cpu_ratio(rows), b.spec.client.c_str(),
-                p.close(rows) ? "within 1.1x" : "OUTSIDE 1.1x");
+                a.server_cpu_us, b.server_cpu_us, p.cpu_ratio(rows), a.server_busy * 100,
+                b.server_busy * 100,
+                !slow && !costly ? "within 1.1x"
+                : slow && costly ? "rate and CPU outside 1.1x"
+                : slow           ? "rate outside 1.1x"
+                                 : "CPU outside 1.1x");
   }
 }
 
