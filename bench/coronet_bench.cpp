@@ -612,10 +612,11 @@ measurement drive(asio::io_context& ctx, const run_spec& spec, const server_link
                   std::size_t workers, const worker_fn& worker) {
   recorder r(spec);
   cpu_window cpu;
-  std::size_t live = workers;
+  // Pooled connections keep the context busy after the workers: stop it once they and the
+  // CPU sampler are done (the sampler too: on a loaded machine it may run late).
+  std::size_t live = workers + 1;
   bool overran = false;
 
-  // Pooled connections keep the context busy after the workers: stop it once they are done.
   for (std::size_t i = 0; i < workers; ++i) {
     asio::co_spawn(ctx, worker(r, i), [&](std::exception_ptr e) {
       if (e) {
@@ -638,7 +639,14 @@ measurement drive(asio::io_context& ctx, const run_spec& spec, const server_link
         timer.expires_at(r.end);
         co_await timer.async_wait(use_nothrow);
         cpu.close(server);
+        if (--live == 0) ctx.stop();
+      },
+      asio::detached);
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
         // A worker stuck this long after the end means a request never completed.
+        asio::steady_timer timer(co_await asio::this_coro::executor);
         timer.expires_at(r.end + 15s);
         co_await timer.async_wait(use_nothrow);
         overran = true;
