@@ -21,7 +21,9 @@ namespace rpc = coronet::rpc;
 using namespace std::chrono_literals;
 
 int grpc_port_of(const run_spec& spec, const server_link& server) {
-  return spec.transport == "grpc-raw" ? server.raw_port : server.grpc_port;
+  if (spec.transport == "grpc-raw") return server.raw_port;
+  if (spec.transport == "grpc-hop") return server.hop_port;
+  return server.grpc_port;
 }
 
 namespace {

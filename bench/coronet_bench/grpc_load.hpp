@@ -6,7 +6,8 @@
 
 namespace coronet_bench {
 
-/// The port of the server `spec.transport` names: grpc-raw or coronet's coroutine services.
+/// The port of the server `spec.transport` names: grpc-raw, grpc-hop, or coronet's
+/// coroutine services (grpc).
 int grpc_port_of(const run_spec& spec, const server_link& server);
 
 /// SayHello through coronet's rpc::call, workers spread over `connections` channels.

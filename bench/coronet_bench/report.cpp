@@ -146,7 +146,8 @@ struct summary_group {
 constexpr summary_group summary_groups[] = {
     {"HTTP/1.1 keep-alive", "http-rpc", "coronet"},
     {"HTTP/1.1 pipelined", "http-rpc", "pipelined"},
-    {"gRPC, coroutine server", "grpc", nullptr},
+    {"gRPC, coroutine, inline_start", "grpc", nullptr},
+    {"gRPC, coroutine, hand-off", "grpc-hop", nullptr},
     {"gRPC, raw grpc++ server", "grpc-raw", nullptr},
 };
 

@@ -28,7 +28,7 @@ void plan_fair(planner& p) {
     // one connection at 16, 32 on each of 16 connections at 512.
     row("http-rpc", "coronet", n, &run_http_rpc, &run_wrk);
     if (n > 1) row("http-rpc", "pipelined", n == 16 ? 1 : l.connections, &run_http_pipelined, &run_wrk);
-    for (const char* transport : {"grpc", "grpc-raw"}) {
+    for (const char* transport : {"grpc", "grpc-hop", "grpc-raw"}) {
       // Simple: coronet's rpc::call over one channel. Best: grpc++'s completion queue over
       // one channel and over 16 (each its own connection), compared with h2load's figure.
       row(transport, "coronet", 1, &run_grpc_unary, nullptr);
@@ -64,7 +64,7 @@ void plan_grpc_clients(planner& p) {
 const std::vector<scenario>& scenario_table() {
   static const std::vector<scenario> table = {
       {"fair", "the unary Greeting over HTTP/1.1 (keep-alive, pipelined) and gRPC (coroutine "
-               "and raw server; rpc::call on one channel, grpc++ completion queues on 1 and 16 "
+               "server inline_start and hand-off, raw server; rpc::call on one channel, grpc++ completion queues on 1 and 16 "
                "channels) at 1, 16 and 512 in flight; feeds the summary",
        &plan_fair},
       {"http", "GET / over keep-alive connections, --concurrency of them",
@@ -86,9 +86,16 @@ const std::vector<scenario>& scenario_table() {
          p.add({.scenario = "http-rpc", .transport = "http-rpc", .payload = 16, .connections = c,
                 .concurrency = c, .rate = p.o.rate, .run = &run_http_rpc, .external = &run_wrk});
        }},
-      {"grpc", "SayHello on the coroutine service, rpc::call over one channel",
+      {"grpc", "SayHello on the coroutine service (inline_start), rpc::call over one channel",
        [](planner& p) {
          p.add({.scenario = "grpc", .transport = "grpc", .payload = 16, .connections = 1,
+                .concurrency = p.o.concurrency, .rate = p.o.rate, .run = &run_grpc_unary,
+                .external = &run_h2load});
+       }},
+      {"grpc-hop", "SayHello on the coroutine service with default options (handler handed to "
+                   "the io thread), rpc::call over one channel",
+       [](planner& p) {
+         p.add({.scenario = "grpc-hop", .transport = "grpc-hop", .payload = 16, .connections = 1,
                 .concurrency = p.o.concurrency, .rate = p.o.rate, .run = &run_grpc_unary,
                 .external = &run_h2load});
        }},

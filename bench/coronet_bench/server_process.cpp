@@ -79,7 +79,8 @@ http::router bench_routes() {
 
 
 // Runs in the forked child: serves until the parent closes the control pipe (or dies).
-// Protocol on the pipes: the child first writes "OK <http> <grpc> <raw>\n" or "ERR <why>\n";
+// Protocol on the pipes: the child first writes "OK <http> <grpc> <raw> <hop>\n" or
+// "ERR <why>\n";
 // then each 'c' it reads is answered with its CPU time so far (8 bytes, nanoseconds).
 [[noreturn]] void run_server(int ctl_in, int ctl_out, const cpu_set_t& cpus) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -93,8 +94,13 @@ http::router bench_routes() {
                      {.max_body_bytes = max_message_bytes, .max_requests_per_connection = 0});
     web.listen("127.0.0.1", 0);
 
+    // SayHello never suspends: bound inline_start, it runs whole on the gRPC thread that
+    // delivered the call (as the demo serves it). The same handler on a second server with
+    // default options is handed to the io thread: the grpc-hop transport.
     rpc::service<HelloWorld> greeter;
-    greeter.handle("SayHello", &say_hello);
+    greeter.handle("SayHello", &say_hello, {.inline_start = true});
+    rpc::service<HelloWorld> greeter_hop;
+    greeter_hop.handle("SayHello", &say_hello);
     rpc::service<coronet::bench::v1::Bench> streams;
     streams.handle("ServerStream",
                    [](grpc::CallbackServerContext&, const Greeting& req,
@@ -126,6 +132,12 @@ http::router bench_routes() {
     grpc_server.add(greeter);
     grpc_server.add(streams);
     grpc_server.start();
+    rpc::server hop_server(rt, {.address = "127.0.0.1:0",
+                                .max_receive_message_bytes = max_message_bytes,
+                                .health_service = false,
+                                .reflection = false});
+    hop_server.add(greeter_hop);
+    hop_server.start();
 
     raw_greeter raw;
     grpc::ServerBuilder builder;
@@ -138,7 +150,8 @@ http::router bench_routes() {
 
     if (!write_all(ctl_out, "OK " + std::to_string(web.port()) + " " +
                                 std::to_string(grpc_server.port()) + " " +
-                                std::to_string(raw_port) + "\n"))
+                                std::to_string(raw_port) + " " +
+                                std::to_string(hop_server.port()) + "\n"))
       _exit(1);
     std::thread control([ctl_in, ctl_out] {
       char c = 0;
@@ -218,7 +231,7 @@ server_link start_server(const cpu_set_t& cpus) {
     return link;
   }
   std::istringstream in(line.substr(3));
-  in >> link.http_port >> link.grpc_port >> link.raw_port;
+  in >> link.http_port >> link.grpc_port >> link.raw_port >> link.hop_port;
   return link;
 }
 

@@ -27,6 +27,7 @@ struct server_link {
   std::uint16_t http_port = 0;
   int grpc_port = 0;
   int raw_port = 0;
+  int hop_port = 0;  // the coroutine HelloWorld with default options (hand-off to io thread)
   std::string error;  // set when the server did not start
 
   /// The server's CPU time so far; nothing once the server process has gone.
