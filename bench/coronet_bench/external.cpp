@@ -13,6 +13,7 @@
 #include <cstring>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 namespace coronet_bench {
 
@@ -39,8 +40,9 @@ std::string run_command(const std::string& command) {
   return output;
 }
 
-// A number following `key` in `text`, e.g. after "Requests/sec:".
-std::optional<double> number_after(const std::string& text, const std::string& key) {
+// The number following `key` in `text` (e.g. after "Requests/sec:") and where it ends.
+std::optional<std::pair<double, const char*>> parse_after(const std::string& text,
+                                                          const std::string& key) {
   const auto at = text.find(key);
   if (at == std::string::npos) return std::nullopt;
   const char* p = text.c_str() + at + key.size();
@@ -48,18 +50,20 @@ std::optional<double> number_after(const std::string& text, const std::string& k
   char* end = nullptr;
   const double v = std::strtod(p, &end);
   if (end == p) return std::nullopt;
-  return v;
+  return std::pair<double, const char*>{v, end};
+}
+
+std::optional<double> number_after(const std::string& text, const std::string& key) {
+  const auto parsed = parse_after(text, key);
+  if (!parsed) return std::nullopt;
+  return parsed->first;
 }
 
 // A duration following `key`, such as "1.23ms", in microseconds.
 std::optional<double> duration_after(const std::string& text, const std::string& key) {
-  const auto at = text.find(key);
-  if (at == std::string::npos) return std::nullopt;
-  const char* p = text.c_str() + at + key.size();
-  while (*p == ' ' || *p == '\t') ++p;
-  char* end = nullptr;
-  const double v = std::strtod(p, &end);
-  if (end == p) return std::nullopt;
+  const auto parsed = parse_after(text, key);
+  if (!parsed) return std::nullopt;
+  const auto [v, end] = *parsed;
   const std::string_view unit(end, std::min<std::size_t>(2, std::strlen(end)));
   if (unit == "us") return v;
   if (unit == "ms") return v * 1e3;

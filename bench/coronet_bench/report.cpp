@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -146,10 +147,12 @@ struct summary_group {
 constexpr summary_group summary_groups[] = {
     {"HTTP/1.1 keep-alive", "http-rpc", "coronet"},
     {"HTTP/1.1 pipelined", "http-rpc", "pipelined"},
-    {"gRPC, coroutine, inline_start", "grpc", nullptr},
-    {"gRPC, coroutine, hand-off", "grpc-hop", nullptr},
     {"gRPC, raw grpc++ server", "grpc-raw", nullptr},
+    {"gRPC, coroutine inline", "grpc", nullptr},
+    {"gRPC, coroutine hand-off", "grpc-hop", nullptr},
 };
+// The summary_groups entries, by name, for the ratios.
+enum group { http_keep_alive, http_pipelined, grpc_raw, grpc_inline, grpc_hop };
 
 bool is_external(const run_spec& s) { return s.client == "wrk" || s.client == "h2load"; }
 
@@ -213,12 +216,13 @@ void print_summary(const std::vector<measurement>& rows) {
                 x->server_cpu_us / y->server_cpu_us,
                 y->per_second > 0 ? x->per_second / y->per_second : 0.0);
   };
+  constexpr std::pair<group, group> pairs[] = {
+      {grpc_raw, http_keep_alive},    {grpc_inline, http_keep_alive}, {grpc_inline, grpc_raw},
+      {grpc_hop, grpc_raw},           {http_pipelined, http_keep_alive},
+      {grpc_raw, http_pipelined},
+  };
   for (const auto& l : levels) {
-    ratio(l.level, summary_groups[3], summary_groups[0]);
-    ratio(l.level, summary_groups[2], summary_groups[0]);
-    ratio(l.level, summary_groups[2], summary_groups[3]);
-    ratio(l.level, summary_groups[1], summary_groups[0]);
-    ratio(l.level, summary_groups[3], summary_groups[1]);
+    for (const auto& [a, b] : pairs) ratio(l.level, summary_groups[a], summary_groups[b]);
   }
 }
 
