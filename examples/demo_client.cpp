@@ -1,4 +1,4 @@
-// coronet-demo-client: the seed's two clients.
+// coronet-demo-client: the two clients of the demo: an HTTP GET and a HelloWorld.SayHello call.
 //   coronet-demo-client http URL               prints the body (non-2xx: message, exit 1)
 //   coronet-demo-client grpc HOST:PORT [MSG]   calls HelloWorld.SayHello(MSG, default "World")
 #include "hello.grpc.pb.h"

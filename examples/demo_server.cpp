@@ -1,4 +1,4 @@
-// coronet-demo: the seed's two servers in one process, on one port.
+// coronet-demo: GET / ("Hello, World!") and the gRPC HelloWorld service, one process, one port.
 //
 //   GET /              200 "Hello, World!"            (HTTP/1.1)
 //   GET /healthz       200 "ok"
@@ -93,7 +93,7 @@ std::optional<options> parse(int argc, char** argv) {
   return o;
 }
 
-// The seed's gRPC service.
+// HelloWorld.SayHello from proto/hello.proto: "Hello, " + message.
 asio::awaitable<grpc::Status> say_hello(grpc::CallbackServerContext&, const Greeting& request,
                                         Greeting& reply) {
   reply.set_message("Hello, " + request.message());

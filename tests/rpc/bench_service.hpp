@@ -65,6 +65,7 @@ inline auto unary_handler(observations& seen) {
 
 // Server streaming: `count` greetings "0".."count-1"; "forever" writes until a write fails.
 inline auto server_stream_handler(observations& seen) {
+  // snippet-begin server_streaming
   return [&seen](grpc::CallbackServerContext&, const Greeting& req,
                  server_writer<Greeting>& writer) -> asio::awaitable<grpc::Status> {
     ++seen.streams_started;
@@ -87,10 +88,12 @@ inline auto server_stream_handler(observations& seen) {
     guard.completed = true;
     co_return grpc::Status::OK;
   };
+  // snippet-end server_streaming
 }
 
 // Client streaming: joins every message with ','.
 inline auto client_stream_handler() {
+  // snippet-begin client_streaming
   return [](grpc::CallbackServerContext&, server_reader<Greeting>& reader,
             Greeting& resp) -> asio::awaitable<grpc::Status> {
     std::string joined;
@@ -101,10 +104,12 @@ inline auto client_stream_handler() {
     resp.set_message(joined);
     co_return grpc::Status::OK;
   };
+  // snippet-end client_streaming
 }
 
 // Bidi: one coroutine reads, another writes "echo: " + message, joined by a channel.
 inline auto bidi_handler() {
+  // snippet-begin bidi
   return [](grpc::CallbackServerContext&,
             server_stream<Greeting, Greeting>& stream) -> asio::awaitable<grpc::Status> {
     using namespace asio::experimental::awaitable_operators;
@@ -132,6 +137,7 @@ inline auto bidi_handler() {
     co_await (reader() && writer());
     co_return grpc::Status::OK;
   };
+  // snippet-end bidi
 }
 
 inline void bind_bench(coronet::rpc::service<Bench>& svc, observations& seen) {

@@ -25,8 +25,12 @@ namespace {
 TEST(rpc_call, unary_call_returns_the_handlers_response) {
   served_bench s;
   auto [status, reply] = s.run([&]() -> asio::awaitable<rpc::call_result<Greeting>> {
+    // snippet-begin client_unary
     grpc::ClientContext ctx;
-    co_return co_await rpc::call(&Bench::Stub::async::Unary, s.stub(), ctx, greeting("hi"));
+    auto [status, reply] =
+        co_await rpc::call(&Bench::Stub::async::Unary, s.stub(), ctx, greeting("hi"));
+    // snippet-end client_unary
+    co_return rpc::call_result<Greeting>{status, reply};
   }());
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(reply.message(), "hi");
@@ -53,10 +57,13 @@ TEST(rpc_call, client_awaits_resume_on_the_callers_executor) {
 TEST(rpc_call, server_streaming_delivers_every_message_then_ok) {
   served_bench s;
   auto [status, got] = s.run([&]() -> asio::awaitable<std::pair<grpc::Status, std::vector<std::string>>> {
+    // snippet-begin client_server_streaming
     auto reader = rpc::stream(&Bench::Stub::async::ServerStream, s.stub(), greeting("100"));
     std::vector<std::string> got;
     for (Greeting g; co_await reader.read(g);) got.push_back(g.message());
-    co_return std::pair{co_await reader.finish(), got};
+    grpc::Status status = co_await reader.finish();
+    // snippet-end client_server_streaming
+    co_return std::pair{status, got};
   }());
   EXPECT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(got.size(), 100u);
@@ -67,9 +74,12 @@ TEST(rpc_call, server_streaming_delivers_every_message_then_ok) {
 TEST(rpc_call, client_streaming_handler_reads_until_half_close) {
   served_bench s;
   auto [status, reply] = s.run([&]() -> asio::awaitable<rpc::call_result<Greeting>> {
+    // snippet-begin client_client_streaming
     auto writer = rpc::stream(&Bench::Stub::async::ClientStream, s.stub());
     for (const char* m : {"a", "b", "c"}) co_await writer.write(greeting(m));
-    co_return co_await writer.finish();
+    auto [status, reply] = co_await writer.finish();  // half-closes, then the result
+    // snippet-end client_client_streaming
+    co_return rpc::call_result<Greeting>{status, reply};
   }());
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(reply.message(), "a,b,c");
@@ -79,6 +89,7 @@ TEST(rpc_call, bidi_reads_and_writes_run_concurrently_on_both_sides) {
   served_bench s;
   auto [status, got] = s.run([&]() -> asio::awaitable<std::pair<grpc::Status, std::vector<std::string>>> {
     using namespace asio::experimental::awaitable_operators;
+    // snippet-begin client_bidi
     auto stream = rpc::stream(&Bench::Stub::async::Bidi, s.stub());
     std::vector<std::string> got;
     auto send = [&]() -> asio::awaitable<void> {
@@ -88,8 +99,10 @@ TEST(rpc_call, bidi_reads_and_writes_run_concurrently_on_both_sides) {
     auto receive = [&]() -> asio::awaitable<void> {
       for (Greeting g; co_await stream.read(g);) got.push_back(g.message());
     };
-    co_await (send() && receive());
-    co_return std::pair{co_await stream.finish(), got};
+    co_await (send() && receive());  // reads and writes from two coroutines
+    grpc::Status status = co_await stream.finish();
+    // snippet-end client_bidi
+    co_return std::pair{status, got};
   }());
   EXPECT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(got.size(), 50u);
@@ -149,10 +162,12 @@ TEST(rpc_call, cancelling_the_awaiting_coroutine_cancels_the_call) {
   auto winner = s.run([&]() -> asio::awaitable<std::size_t> {
     using namespace asio::experimental::awaitable_operators;
     grpc::ClientContext ctx;
+    // snippet-begin cancel_with_timer
     asio::steady_timer timer(co_await asio::this_coro::executor, 100ms);
     auto result = co_await (
         rpc::call(&Bench::Stub::async::Unary, s.stub(), ctx, greeting("sleep:10000")) ||
         timer.async_wait(asio::use_awaitable));
+    // snippet-end cancel_with_timer
     co_return result.index();
   }());
   EXPECT_EQ(winner, 1u);  // the timer won, the call was cancelled and its await completed
@@ -240,6 +255,32 @@ TEST(rpc_call, shutdown_during_a_stream_ends_it_and_refuses_new_calls) {
   EXPECT_FALSE(stream_status.ok());
   EXPECT_EQ(later.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(s.seen().streams_cut_short, 1);
+}
+
+TEST(rpc_server, channel_args_and_configure_apply_to_the_server) {
+  coronet::runtime rt({.threads = 1, .handle_signals = false});
+  coronet::rpc::service<Bench> bench;
+  observations seen;
+  bind_bench(bench, seen);
+  // snippet-begin server_options
+  coronet::rpc::server server(rt, {
+      .address = "127.0.0.1:0",
+      .channel_args = {{GRPC_ARG_MAX_CONCURRENT_STREAMS, 256}},
+      .configure = [](grpc::ServerBuilder& b) {
+        b.AddChannelArgument(GRPC_ARG_OPTIMIZATION_TARGET, std::string("throughput"));
+      }});
+  // snippet-end server_options
+  server.add(bench);
+  server.start();
+  std::thread runner([&] { rt.run(); });
+  auto stub = Bench::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(server.port()),
+                                                 grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  Greeting reply;
+  EXPECT_TRUE(stub->Unary(&ctx, greeting("options"), &reply).ok());
+  EXPECT_EQ(reply.message(), "options");
+  rt.stop();
+  runner.join();
 }
 
 // The error's text, or "" when `bind` does not throw std::invalid_argument.
