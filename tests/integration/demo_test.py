@@ -17,6 +17,8 @@ import urllib.request
 
 import grpc
 
+CURL = os.environ.get("CURL", "curl")  # found by meson
+
 DEMO = sys.argv[1]
 CLIENT = sys.argv[2]
 
@@ -62,7 +64,7 @@ class Demo:
 
 
 def curl(*args):
-    return subprocess.run(["curl", "-sS", "--max-time", "10", *args],
+    return subprocess.run([CURL, "-sS", "--max-time", "10", *args],
                           capture_output=True, text=True, timeout=20)
 
 

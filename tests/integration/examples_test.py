@@ -4,11 +4,14 @@ Python's http.client, then drained by SIGTERM; hello_grpc (gRPC builds) prints i
 Usage: examples_test.py HELLO_HTTP [HELLO_GRPC]
 """
 import http.client
+import os
 import re
 import signal
 import subprocess
 import sys
 import unittest
+
+CURL = os.environ.get("CURL", "curl")  # found by meson
 
 HELLO_HTTP = sys.argv[1]
 HELLO_GRPC = sys.argv[2] if len(sys.argv) > 2 else None
@@ -31,7 +34,7 @@ class HelloHttpTest(unittest.TestCase):
         self.proc.stdout.close()
 
     def test_curl_gets_hello_world(self):
-        r = subprocess.run(["curl", "-sS", "http://127.0.0.1:%d/" % self.port],
+        r = subprocess.run([CURL, "-sS", "http://127.0.0.1:%d/" % self.port],
                            capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, "Hello, World!")

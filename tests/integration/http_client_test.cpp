@@ -562,7 +562,7 @@ srv.serve_forever()
 TEST(client_peers, python_http_server_close_delimited_bodies) {
   const auto dir = temp_dir();
   std::ofstream(dir / "file.txt") << std::string(50'000, 'p');
-  child_process py({"/usr/bin/python3", "-c", python_peer, dir.string()});
+  child_process py({CORONET_TEST_PYTHON, "-c", python_peer, dir.string()});
   const auto line = py.line();
   ASSERT_EQ(line.substr(0, 5), "port ") << line;
   const std::string base = "http://127.0.0.1:" + line.substr(5);
@@ -581,8 +581,8 @@ TEST(client_peers, python_http_server_close_delimited_bodies) {
 }
 
 TEST(client_peers, nginx_static_and_chunked) {
-  const char* nginx = "/usr/sbin/nginx";
-  if (access(nginx, X_OK) != 0) GTEST_SKIP() << "nginx is not installed (apt-get install nginx-light)";
+  const char* nginx = CORONET_TEST_NGINX;  // found by meson; empty when it was not
+  if (*nginx == '\0') GTEST_SKIP() << "nginx is not installed (apt-get install nginx-light)";
   const auto dir = temp_dir();
   std::uint16_t port;
   {

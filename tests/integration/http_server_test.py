@@ -18,6 +18,8 @@ import tempfile
 import time
 import unittest
 
+CURL = os.environ.get("CURL", "curl")  # found by meson
+
 SERVER = None  # set from argv[1] in __main__
 
 HOST = "127.0.0.1"
@@ -269,7 +271,7 @@ def get(path, version="1.1", extra=""):
 
 
 def run_curl(*args, stdin=None, timeout=20):
-    return subprocess.run(["curl", "--silent", "--show-error", "--max-time", "10", *args],
+    return subprocess.run([CURL, "--silent", "--show-error", "--max-time", "10", *args],
                           input=stdin, capture_output=True, timeout=timeout)
 
 

@@ -47,7 +47,7 @@ TEST(foreign_peer, python_grpcio_client_calls_unary_streaming_health_and_reflect
   server.start();
   std::thread runner([&] { rt.run(); });
 
-  auto [code, out] = run_process("/usr/bin/python3 " CORONET_TEST_DIR "/python_client.py " +
+  auto [code, out] = run_process(CORONET_TEST_PYTHON " " CORONET_TEST_DIR "/python_client.py " +
                                  std::to_string(server.port()) + " 2>&1");
   EXPECT_EQ(code, 0) << out;
   EXPECT_EQ(out, "ok\n");
