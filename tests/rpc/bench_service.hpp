@@ -8,6 +8,7 @@
 #include "bench.grpc.pb.h"
 
 #include <asio/error.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/channel.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -113,19 +114,20 @@ inline auto bidi_handler() {
   return [](grpc::CallbackServerContext&,
             server_stream<Greeting, Greeting>& stream) -> asio::awaitable<grpc::Status> {
     using namespace asio::experimental::awaitable_operators;
+    constexpr auto no_throw = asio::experimental::as_tuple(asio::use_awaitable);
     asio::experimental::channel<void(std::error_code, std::string)> queue(
         co_await asio::this_coro::executor, 8);
     auto reader = [&]() -> asio::awaitable<void> {
       for (Greeting msg; co_await stream.read(msg);) {
-        co_await queue.async_send(std::error_code{}, msg.message(), coronet::detail::use_nothrow);
+        co_await queue.async_send(std::error_code{}, msg.message(), no_throw);
       }
       // End of stream as a message: close() would drop what is still buffered.
-      co_await queue.async_send(std::error_code(asio::error::eof), std::string{}, coronet::detail::use_nothrow);
+      co_await queue.async_send(std::error_code(asio::error::eof), std::string{}, no_throw);
     };
     auto writer = [&]() -> asio::awaitable<void> {
       Greeting reply;
       for (;;) {
-        auto [ec, text] = co_await queue.async_receive(coronet::detail::use_nothrow);
+        auto [ec, text] = co_await queue.async_receive(no_throw);
         if (ec) break;
         reply.set_message("echo: " + text);
         if (!co_await stream.write(reply)) {
