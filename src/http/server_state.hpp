@@ -25,6 +25,7 @@ class connection;
 /// Everything a connection needs only while a request is in progress: borrowed from the
 /// worker when bytes arrive and given back when the connection is idle again, so an idle
 /// keep-alive connection holds no buffers (10,000 idle connections cost little memory).
+/// Only the connection's own thread touches it, including the reactor's read into `buffer`.
 struct exchange {
   static constexpr std::size_t buffer_size = 16 * 1024;
 
@@ -41,6 +42,7 @@ struct exchange {
     std::string body;  // empty for HEAD
   };
   std::vector<pending> out;
+  std::vector<asio::const_buffer> gather;  // out as one buffer sequence, for the write
   std::size_t out_count = 0;  // out[0, out_count) are in use; the rest keep their capacity
   std::size_t out_bytes = 0;
 
