@@ -12,7 +12,10 @@
 #include <asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <memory>
+#include <new>
+#include <type_traits>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -56,8 +59,59 @@ struct exchange {
   }
 };
 
+/// A connection-serving coroutine parked between connections (see connection.cpp), kept as
+/// its completion handler, stored in place: resuming it is a call, where starting a coroutine
+/// with co_spawn costs work guards, an entry-point frame and two dispatches.
+class parked_runner {
+ public:
+  parked_runner() = default;
+  parked_runner(const parked_runner&) = delete;
+  parked_runner& operator=(const parked_runner&) = delete;
+  ~parked_runner() { reset(); }
+
+  template <class Handler>
+  void park(Handler&& handler) {
+    using H = std::decay_t<Handler>;
+    static_assert(sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t),
+                  "a use_awaitable handler no longer fits the parking space");
+    new (storage_) H(std::forward<Handler>(handler));
+    resume_ = [](void* p, connection* c) {
+      auto* stored = std::launder(static_cast<H*>(p));
+      H h = std::move(*stored);
+      stored->~H();
+      std::move(h)(c);
+    };
+    destroy_ = [](void* p) { std::launder(static_cast<H*>(p))->~H(); };
+  }
+  /// Resumes the coroutine inline to serve `c` (null: the coroutine ends).
+  void resume(connection* c) {
+    auto r = std::exchange(resume_, nullptr);
+    destroy_ = nullptr;
+    r(storage_, c);
+  }
+  /// Destroys the parked coroutine without resuming it.
+  void reset() noexcept {
+    if (destroy_) std::exchange(destroy_, nullptr)(storage_);
+    resume_ = nullptr;
+  }
+
+ private:
+  alignas(std::max_align_t) std::byte storage_[64];
+  void (*resume_)(void*, connection*) = nullptr;
+  void (*destroy_)(void*) = nullptr;
+};
+
 struct worker {
   explicit worker(asio::io_context& c) : ctx(c), io_reactor(reactor_of(c)) {}
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+  ~worker() {
+    // Parked runners hold their coroutine frames: free them before the slots go.
+    for (auto* r : idle_runners) r->reset();
+  }
+
+  /// Parked runners beyond this many end instead of parking.
+  static constexpr std::size_t max_idle_runners = 64;
 
   asio::io_context& ctx;
   reactor& io_reactor;
@@ -65,6 +119,10 @@ struct worker {
   date_cache date;
   std::unordered_set<connection*> connections;
   std::vector<std::unique_ptr<exchange>> spare;
+  std::vector<std::unique_ptr<parked_runner>> runners;  // every runner slot made
+  std::vector<parked_runner*> idle_runners;             // parked, waiting for a connection
+  std::vector<parked_runner*> spare_runners;            // slots whose coroutine ended
+  bool runners_closed = false;  // shutting down: runners end instead of parking
 
   /// "Server: ...\r\nDate: ...\r\n", rebuilt when the second changes.
   std::string_view preamble(std::string_view server_name) {
