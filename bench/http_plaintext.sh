@@ -225,9 +225,11 @@ spread() {
 
 printf '\n%-38s %10s %10s %10s %18s %18s\n' "scenario (median of $rounds rounds)" coronet nginx floor \
   "coronet/nginx" "coronet/floor"
-row() {  # NAME FORMAT C N F RATIO_N SPREAD_N RATIO_F SPREAD_F
-  awk -v name="$1" -v fmt="$2" -v c="$3" -v n="$4" -v f="$5" -v rn="$6" -v sn="$7" -v rf="$8" -v sf="$9" \
-    'BEGIN { printf "%-38s " fmt " " fmt " " fmt " %6.2fx %-11s %6.2fx %-11s\n", name, c, n, f, rn, sn, rf, sf }'
+row() {  # NAME FORMAT C N F RATIO_N SPREAD_N RATIO_F SPREAD_F (an empty figure prints "-")
+  awk -v name="$1" -v fmt="$2" -v c="$3" -v n="$4" -v f="$5" -v rn="$6" -v sn="$7" -v rf="$8" -v sf="$9" '
+    function fig(v) { return v == "" ? sprintf("%10s", "-") : sprintf(fmt, v) }
+    function ratio(v) { return v == "" ? sprintf("%7s", "-") : sprintf("%6.2fx", v) }
+    BEGIN { printf "%-38s %s %s %s %s %-11s %s %-11s\n", name, fig(c), fig(n), fig(f), ratio(rn), sn, ratio(rf), sf }'
 }
 row "keep-alive, req/s" "%10.0f" "$(median '$1')" "$(median '$3')" "$(median '$5')" \
   "$(median '$1 / $3')" "$(spread '$1 / $3')" "$(median '$1 / $5')" "$(spread '$1 / $5')"
@@ -245,4 +247,4 @@ row "one in flight, latency us" "%10.2f" "$(median '$13')" "$(median '$14')" "$(
   "$(median '$13 / $14')" "$(spread '$13 / $14')" "$(median '$13 / $15')" "$(spread '$13 / $15')"
 row "$idle_conns idle conns, KiB RSS/conn" "%10.2f" "${idle[coronet]}" "${idle[nginx]}" "${idle[floor]}" \
   "$(awk -v a="${idle[coronet]}" -v b="${idle[nginx]}" 'BEGIN { print a / b }')" "" \
-  "$(awk -v a="${idle[coronet]}" -v b="${idle[floor]}" 'BEGIN { print b > 0 ? a / b : 0 }')" ""
+  "$(awk -v a="${idle[coronet]}" -v b="${idle[floor]}" 'BEGIN { print (b > 0 ? a / b : 0) }')" ""
