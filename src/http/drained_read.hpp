@@ -25,6 +25,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #if !defined(CORONET_NO_DRAINED_READ) && !defined(ASIO_HAS_IOCP) && \
@@ -59,29 +60,46 @@ class socket_internals : asio::ip::tcp::socket {
   }
 };
 
-template <class Handler>
+/// A fixed buffer, for reads into memory the caller already holds.
+struct fixed_buffer {
+  asio::mutable_buffer buf;
+  asio::mutable_buffer acquire() const noexcept { return buf; }
+  void release() const noexcept {}
+};
+
+// Source: acquire() returns the buffer to read into, called only when the socket is about to
+// be read (so an idle connection holds none); release() is called after a read that found
+// nothing. Both run on the io_context's thread.
+template <class Handler, class Source>
 class read_op : public asio::detail::reactor_op {
  public:
-  read_op(int fd, asio::mutable_buffer buf, Handler&& h)
-      : reactor_op(std::error_code(), &perform, &complete), fd_(fd), buf_(buf), handler_(std::move(h)) {}
+  read_op(int fd, Source src, Handler&& h)
+      : reactor_op(std::error_code(), &perform, &complete), fd_(fd), src_(std::move(src)), handler_(std::move(h)) {}
 
   using allocator = asio::recycling_allocator<read_op>;
+
+  [[nodiscard]] bool empty() const noexcept { return src_.acquire().size() == 0; }
 
  private:
   static status perform(reactor_op* base) {
     auto* o = static_cast<read_op*>(base);
+    const auto buf = o->src_.acquire();
+    if (buf.size() == 0) return done;  // as Asio's own read: complete at once, 0 bytes
     for (;;) {
-      const auto n = ::recv(o->fd_, o->buf_.data(), o->buf_.size(), 0);
+      const auto n = ::recv(o->fd_, buf.data(), buf.size(), 0);
       if (n > 0) {
         o->bytes_transferred_ = static_cast<std::size_t>(n);
-        return o->bytes_transferred_ < o->buf_.size() ? done_and_exhausted : done;
+        return o->bytes_transferred_ < buf.size() ? done_and_exhausted : done;
       }
       if (n == 0) {
         o->ec_ = asio::error::eof;
         return done_and_exhausted;
       }
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        o->src_.release();
+        return not_done;
+      }
       o->ec_ = std::error_code(errno, asio::error::get_system_category());
       return done;
     }
@@ -102,33 +120,42 @@ class read_op : public asio::detail::reactor_op {
   }
 
   int fd_;
-  asio::mutable_buffer buf_;
+  Source src_;
   Handler handler_;
 };
 
 }  // namespace drained
 
-/// async_read_some on a non-blocking socket of `r`'s io_context, leaving the socket marked
-/// drained after a short read. The awaiting coroutine must run on that io_context.
-template <class Token>
-auto async_read_drained(reactor& r, asio::ip::tcp::socket& s, asio::mutable_buffer buf, Token&& token) {
+/// async_read_some on a non-blocking socket of `r`'s io_context into the buffer `src` gives
+/// when the socket is read (see drained::read_op), leaving the socket marked drained after a
+/// short read. Completes on that io_context's thread, which must be the caller's.
+template <class Source, class Token>
+auto async_read_drained(reactor& r, asio::ip::tcp::socket& s, Source src, Token&& token) {
   return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
-      [&r, &s, buf](auto handler) {
-        using op = drained::read_op<decltype(handler)>;
+      [&r, &s](auto handler, Source src) {
+        using op = drained::read_op<decltype(handler), Source>;
         auto& impl = drained::socket_internals::of(s);
         typename op::allocator a;
-        auto* o = new (a.allocate(1)) op(impl.socket_, buf, std::move(handler));
+        auto* o = new (a.allocate(1)) op(impl.socket_, std::move(src), std::move(handler));
         namespace ops = asio::detail::socket_ops;
         // An empty buffer completes at once, as Asio's own read does; so does a socket that
         // cannot be made non-blocking (the read would block the io_context).
-        if (buf.size() == 0 || (!(impl.state_ & ops::non_blocking) &&
-                                !ops::set_internal_non_blocking(impl.socket_, impl.state_, true, o->ec_))) {
+        bool empty = false;
+        if constexpr (std::is_same_v<Source, drained::fixed_buffer>) empty = o->empty();
+        if (empty || (!(impl.state_ & ops::non_blocking) &&
+                      !ops::set_internal_non_blocking(impl.socket_, impl.state_, true, o->ec_))) {
           r.post_immediate_completion(o, false);
           return;
         }
         r.start_op(reactor::read_op, impl.socket_, impl.reactor_data_, o, false, true);
       },
-      token);
+      token, std::move(src));
+}
+
+/// The same, into a buffer the caller holds.
+template <class Token>
+auto async_read_drained(reactor& r, asio::ip::tcp::socket& s, asio::mutable_buffer buf, Token&& token) {
+  return async_read_drained(r, s, drained::fixed_buffer{buf}, std::forward<Token>(token));
 }
 
 #else
@@ -137,6 +164,44 @@ struct reactor {};
 inline reactor& reactor_of(asio::io_context&) {
   static reactor none;
   return none;
+}
+
+namespace drained {
+
+struct fixed_buffer {
+  asio::mutable_buffer buf;
+  asio::mutable_buffer acquire() const noexcept { return buf; }
+  void release() const noexcept {}
+};
+
+// Waits for readability, then reads into what src gives; waits again if the read finds nothing.
+template <class Source, class Handler>
+struct wait_then_read {
+  asio::ip::tcp::socket& s;
+  Source src;
+  Handler handler;
+  void operator()(std::error_code ec) {
+    if (ec) return std::move(handler)(ec, std::size_t{0});
+    const auto n = s.read_some(src.acquire(), ec);
+    if (ec == asio::error::would_block) {
+      src.release();
+      auto& sock = s;
+      return sock.async_wait(asio::ip::tcp::socket::wait_read, std::move(*this));
+    }
+    std::move(handler)(ec, n);
+  }
+};
+
+}  // namespace drained
+
+template <class Source, class Token>
+auto async_read_drained(reactor&, asio::ip::tcp::socket& s, Source src, Token&& token) {
+  return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
+      [&s](auto handler, Source src) {
+        using op = drained::wait_then_read<Source, decltype(handler)>;
+        s.async_wait(asio::ip::tcp::socket::wait_read, op{s, std::move(src), std::move(handler)});
+      },
+      token, std::move(src));
 }
 
 template <class Token>

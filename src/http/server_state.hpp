@@ -12,7 +12,10 @@
 #include <asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <memory>
+#include <new>
+#include <type_traits>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -25,6 +28,7 @@ class connection;
 /// Everything a connection needs only while a request is in progress: borrowed from the
 /// worker when bytes arrive and given back when the connection is idle again, so an idle
 /// keep-alive connection holds no buffers (10,000 idle connections cost little memory).
+/// Only the connection's own thread touches it, including the reactor's read into `buffer`.
 struct exchange {
   static constexpr std::size_t buffer_size = 16 * 1024;
 
@@ -41,6 +45,7 @@ struct exchange {
     std::string body;  // empty for HEAD
   };
   std::vector<pending> out;
+  std::vector<asio::const_buffer> gather;  // out as one buffer sequence, for the write
   std::size_t out_count = 0;  // out[0, out_count) are in use; the rest keep their capacity
   std::size_t out_bytes = 0;
 
@@ -54,8 +59,59 @@ struct exchange {
   }
 };
 
+/// A connection-serving coroutine parked between connections (see connection.cpp), kept as
+/// its completion handler, stored in place: resuming it is a call, where starting a coroutine
+/// with co_spawn costs work guards, an entry-point frame and two dispatches.
+class parked_runner {
+ public:
+  parked_runner() = default;
+  parked_runner(const parked_runner&) = delete;
+  parked_runner& operator=(const parked_runner&) = delete;
+  ~parked_runner() { reset(); }
+
+  template <class Handler>
+  void park(Handler&& handler) {
+    using H = std::decay_t<Handler>;
+    static_assert(sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t),
+                  "a use_awaitable handler no longer fits the parking space");
+    new (storage_) H(std::forward<Handler>(handler));
+    resume_ = [](void* p, connection* c) {
+      auto* stored = std::launder(static_cast<H*>(p));
+      H h = std::move(*stored);
+      stored->~H();
+      std::move(h)(c);
+    };
+    destroy_ = [](void* p) { std::launder(static_cast<H*>(p))->~H(); };
+  }
+  /// Resumes the coroutine inline to serve `c` (null: the coroutine ends).
+  void resume(connection* c) {
+    auto r = std::exchange(resume_, nullptr);
+    destroy_ = nullptr;
+    r(storage_, c);
+  }
+  /// Destroys the parked coroutine without resuming it.
+  void reset() noexcept {
+    if (destroy_) std::exchange(destroy_, nullptr)(storage_);
+    resume_ = nullptr;
+  }
+
+ private:
+  alignas(std::max_align_t) std::byte storage_[64];
+  void (*resume_)(void*, connection*) = nullptr;
+  void (*destroy_)(void*) = nullptr;
+};
+
 struct worker {
   explicit worker(asio::io_context& c) : ctx(c), io_reactor(reactor_of(c)) {}
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+  ~worker() {
+    // Parked runners hold their coroutine frames: free them before the slots go.
+    for (auto* r : idle_runners) r->reset();
+  }
+
+  /// Parked runners beyond this many end instead of parking.
+  static constexpr std::size_t max_idle_runners = 64;
 
   asio::io_context& ctx;
   reactor& io_reactor;
@@ -63,6 +119,10 @@ struct worker {
   date_cache date;
   std::unordered_set<connection*> connections;
   std::vector<std::unique_ptr<exchange>> spare;
+  std::vector<std::unique_ptr<parked_runner>> runners;  // every runner slot made
+  std::vector<parked_runner*> idle_runners;             // parked, waiting for a connection
+  std::vector<parked_runner*> spare_runners;            // slots whose coroutine ended
+  bool runners_closed = false;  // shutting down: runners end instead of parking
 
   /// "Server: ...\r\nDate: ...\r\n", rebuilt when the second changes.
   std::string_view preamble(std::string_view server_name) {

@@ -489,6 +489,19 @@ class PipeliningTest(ServerTestCase):
         self.assertEqual([(r.status, r.body) for r in got], expected)
         self.assertTrue(conn.nothing_within(0.1), "extra bytes after the last answer")
 
+    def test_many_connections_idle_between_requests_are_all_served(self):
+        # More connections than a worker keeps serving coroutines parked for: each goes
+        # idle after its answer, then comes back, in an order unlike the first.
+        conns = [self.connect() for _ in range(150)]
+        for round_ in range(3):
+            order = conns if round_ % 2 == 0 else list(reversed(conns))
+            for i, conn in enumerate(order):
+                conn.send(get(f"/users/{i}"))
+            for i, conn in enumerate(order):
+                res = conn.read_response()
+                self.assertEqual((res.status, res.body), (200, b"user %d" % i))
+            time.sleep(0.05)
+
     def three_requests(self):
         return (get("/users/1") +
                 b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello" +
@@ -701,6 +714,17 @@ class TimeoutTest(ServerTestCase):
         elapsed = time.monotonic() - start
         self.assertGreater(elapsed, self.IDLE_MS / 1000 / 2, "closed long before the idle timeout")
         self.assertLess(elapsed, self.IDLE_MS / 1000 + 1)
+
+    def test_partial_head_after_a_pipelined_request_times_out(self):
+        # The answered request must not leave the next, unfinished head without a deadline.
+        conn = self.connect()
+        start = time.monotonic()
+        conn.send(get("/") + b"GET / HTTP/1.1\r\nHost: t\r\n")
+        self.assertEqual(conn.read_response().status, 200)
+        res = conn.read_response()
+        self.assertEqual(res.status, 408)
+        self.assert_closed_by_server(conn)
+        self.assertLess(time.monotonic() - start, self.HEADER_MS / 1000 + 1)
 
     def test_stalled_body_gets_408_and_close(self):
         conn = self.connect()
