@@ -9,13 +9,13 @@
 
 #include <coronet/http/server.hpp>
 
+#include <coronet/detail/parked_coroutine.hpp>
+
 #include <asio/ip/tcp.hpp>
 
 #include <atomic>
 #include <cstddef>
 #include <memory>
-#include <new>
-#include <type_traits>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -59,47 +59,8 @@ struct exchange {
   }
 };
 
-/// A connection-serving coroutine parked between connections (see connection.cpp), kept as
-/// its completion handler, stored in place: resuming it is a call, where starting a coroutine
-/// with co_spawn costs work guards, an entry-point frame and two dispatches.
-class parked_runner {
- public:
-  parked_runner() = default;
-  parked_runner(const parked_runner&) = delete;
-  parked_runner& operator=(const parked_runner&) = delete;
-  ~parked_runner() { reset(); }
-
-  template <class Handler>
-  void park(Handler&& handler) {
-    using H = std::decay_t<Handler>;
-    static_assert(sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t),
-                  "a use_awaitable handler no longer fits the parking space");
-    new (storage_) H(std::forward<Handler>(handler));
-    resume_ = [](void* p, connection* c) {
-      auto* stored = std::launder(static_cast<H*>(p));
-      H h = std::move(*stored);
-      stored->~H();
-      std::move(h)(c);
-    };
-    destroy_ = [](void* p) { std::launder(static_cast<H*>(p))->~H(); };
-  }
-  /// Resumes the coroutine inline to serve `c` (null: the coroutine ends).
-  void resume(connection* c) {
-    auto r = std::exchange(resume_, nullptr);
-    destroy_ = nullptr;
-    r(storage_, c);
-  }
-  /// Destroys the parked coroutine without resuming it.
-  void reset() noexcept {
-    if (destroy_) std::exchange(destroy_, nullptr)(storage_);
-    resume_ = nullptr;
-  }
-
- private:
-  alignas(std::max_align_t) std::byte storage_[64];
-  void (*resume_)(void*, connection*) = nullptr;
-  void (*destroy_)(void*) = nullptr;
-};
+/// A connection-serving coroutine parked between connections (see connection.cpp).
+using parked_runner = coronet::detail::parked_coroutine<connection*, 64>;
 
 struct worker {
   explicit worker(asio::io_context& c) : ctx(c), io_reactor(reactor_of(c)) {}

@@ -19,6 +19,8 @@
 // asio::use_service, destroyed with the io_context.
 #pragma once
 
+#include <coronet/detail/parked_coroutine.hpp>
+
 #include <asio/awaitable.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/execution_context.hpp>
@@ -82,49 +84,9 @@ class call_pool final : public asio::execution_context::service {
   [[nodiscard]] std::size_t spawned() const;
 
  private:
-  // The suspended worker's completion handler, kept without an allocation: the handler
-  // type of a use_awaitable operation is Asio's, so it is stored type-erased in place.
-  class parked_handler {
-   public:
-    parked_handler() = default;
-    parked_handler(const parked_handler&) = delete;
-    parked_handler& operator=(const parked_handler&) = delete;
-    ~parked_handler() { reset(); }
-
-    template <class Handler>
-    void park(Handler&& handler) {
-      using H = std::decay_t<Handler>;
-      static_assert(sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t),
-                    "a use_awaitable handler no longer fits the parking space");
-      new (storage_) H(std::forward<Handler>(handler));
-      resume_ = [](void* p, pooled_call* call) {
-        auto* stored = std::launder(static_cast<H*>(p));
-        H h = std::move(*stored);
-        stored->~H();
-        std::move(h)(call);
-      };
-      destroy_ = [](void* p) { std::launder(static_cast<H*>(p))->~H(); };
-    }
-    /// Resumes the worker inline with `call` (null: the worker ends).
-    void resume(pooled_call* call) {
-      auto r = std::exchange(resume_, nullptr);
-      destroy_ = nullptr;
-      r(storage_, call);
-    }
-    void reset() noexcept {
-      if (destroy_) std::exchange(destroy_, nullptr)(storage_);
-      resume_ = nullptr;
-    }
-
-   private:
-    alignas(std::max_align_t) std::byte storage_[128];
-    void (*resume_)(void*, pooled_call*) = nullptr;
-    void (*destroy_)(void*) = nullptr;
-  };
-
   struct worker {
     asio::cancellation_signal cancel;
-    parked_handler parked;
+    coronet::detail::parked_coroutine<pooled_call*> parked;
   };
 
   void shutdown() override;
