@@ -32,18 +32,16 @@
 
 namespace coronet::http {
 
-using namespace std::chrono_literals;
-
 struct client_options {
   /// From the start of DNS resolution to an established TCP connection. Over it:
   /// client_errc::connect_timeout.
-  std::chrono::milliseconds connect_timeout = 10s;
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
   /// Whole request: waiting for a pooled connection, connecting, sending, and receiving the
   /// complete response (for stream(), the whole body). Over it: client_errc::timeout.
   /// 0 means no limit.
-  std::chrono::milliseconds request_timeout = 30s;
+  std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
   /// A pooled keep-alive connection unused for this long is closed.
-  std::chrono::milliseconds idle_timeout = 60s;
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
   /// Open connections per (host, port), busy and idle together. Requests beyond it wait for
   /// a connection to come free (within request_timeout).
   std::size_t max_connections_per_host = 16;

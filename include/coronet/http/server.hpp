@@ -29,9 +29,7 @@
 
 namespace coronet::http {
 
-using namespace std::chrono_literals;
-
-/// Limits and timeouts. Every breach has its answer; see README "Security and limits".
+/// Limits and timeouts. Every breach has its answer; see docs/http-server.md, "Security and limits".
 struct server_options {
   /// Request line plus header fields, in bytes. Over it: 431, then close.
   std::size_t max_header_bytes = 16 * 1024;
@@ -39,13 +37,13 @@ struct server_options {
   /// Content-Length announces it).
   std::size_t max_body_bytes = 8 * 1024 * 1024;
   /// From the first byte of a request to the end of its head. Over it: 408, then close.
-  std::chrono::milliseconds read_header_timeout = 10s;
+  std::chrono::milliseconds read_header_timeout = std::chrono::seconds(10);
   /// Longest pause between two reads of a request body. Over it: 408, then close.
-  std::chrono::milliseconds body_read_timeout = 30s;
+  std::chrono::milliseconds body_read_timeout = std::chrono::seconds(30);
   /// A keep-alive connection with no request in progress is closed silently after this.
-  std::chrono::milliseconds idle_timeout = 60s;
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
   /// Longest wait for the client to take a response write. Over it: close.
-  std::chrono::milliseconds write_timeout = 30s;
+  std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
   /// Open connections per server. Excess connections are accepted, answered 503 with
   /// `Connection: close` and closed, so a client learns at once instead of timing out.
   std::size_t max_connections = 10'000;
@@ -86,10 +84,10 @@ class server {
   /// Graceful shutdown: stops accepting, closes idle connections, lets in-flight requests
   /// finish (their answers carry `Connection: close`), and completes when every connection
   /// is closed or `drain_timeout` has passed (the rest are then closed).
-  asio::awaitable<void> shutdown(std::chrono::milliseconds drain_timeout = 10s);
+  asio::awaitable<void> shutdown(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10));
 
   /// The timeout the runtime's stop hook uses for shutdown().
-  std::chrono::milliseconds drain_timeout = 10s;
+  std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);
 
   /// Open connections, over all contexts.
   [[nodiscard]] std::size_t connections() const noexcept;
