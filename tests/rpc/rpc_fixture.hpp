@@ -1,7 +1,7 @@
 // A coronet server serving Bench on 127.0.0.1 (runtime of two threads running in the
-// background) and a channel to it, for the rpc tests. A test program compiled with
-// CORONET_TEST_INLINE_START binds every method with {.inline_start = true}, so the same
-// behaviour tests cover both ways a call starts.
+// background) and a channel to it, for the rpc tests. With CORONET_TEST_INLINE_START=1 in
+// the environment every method is bound with {.inline_start = true}, so the same behaviour
+// tests cover both ways a call starts (meson runs them both ways).
 #pragma once
 
 #include "bench_service.hpp"
@@ -16,17 +16,18 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace coronet_test {
 
-#if defined(CORONET_TEST_INLINE_START)
-inline constexpr coronet::rpc::method_options bench_methods{.inline_start = true};
-#else
-inline constexpr coronet::rpc::method_options bench_methods{};
-#endif
+inline coronet::rpc::method_options bench_methods() {
+  const char* inline_start = std::getenv("CORONET_TEST_INLINE_START");
+  return {.inline_start = inline_start != nullptr && std::string_view(inline_start) == "1"};
+}
 
 class served_bench {
  public:
@@ -58,7 +59,7 @@ class served_bench {
  private:
   coronet::runtime rt_{{.threads = 2, .handle_signals = false}};
   observations seen_;
-  coronet::rpc::service<Bench> bench_{bench_methods};
+  coronet::rpc::service<Bench> bench_{bench_methods()};
   coronet::rpc::server server_;
   std::thread runner_;
   std::shared_ptr<grpc::Channel> channel_;
