@@ -1,7 +1,8 @@
-"""The examples the README shows, run as a user would: hello_http answered by curl and
-Python's http.client, then drained by SIGTERM; hello_grpc (gRPC builds) prints its answer.
+"""The examples the docs show, run as a user would: hello_http answered by curl and
+Python's http.client, then drained by SIGTERM; http_client_tour against the HTTP test
+server; hello_grpc (gRPC builds) prints its answer.
 
-Usage: examples_test.py HELLO_HTTP [HELLO_GRPC]
+Usage: examples_test.py HELLO_HTTP HTTP_CLIENT_TOUR HTTP_TEST_SERVER [HELLO_GRPC]
 """
 import http.client
 import os
@@ -14,7 +15,9 @@ import unittest
 CURL = os.environ.get("CURL", "curl")  # found by meson
 
 HELLO_HTTP = sys.argv[1]
-HELLO_GRPC = sys.argv[2] if len(sys.argv) > 2 else None
+HTTP_CLIENT_TOUR = sys.argv[2]
+HTTP_TEST_SERVER = sys.argv[3]
+HELLO_GRPC = sys.argv[4] if len(sys.argv) > 4 else None
 
 
 class HelloHttpTest(unittest.TestCase):
@@ -49,6 +52,26 @@ class HelloHttpTest(unittest.TestCase):
         conn.close()
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(timeout=10), 0)
+
+
+class HttpClientTourTest(unittest.TestCase):
+    def test_every_call_of_the_tour_gets_its_expected_outcome(self):
+        server = subprocess.Popen([HTTP_TEST_SERVER], stdout=subprocess.PIPE, text=True)
+        try:
+            match = re.match(r"port (\d+)", server.stdout.readline())
+            self.assertIsNotNone(match)
+            r = subprocess.run([HTTP_CLIENT_TOUR, "http://127.0.0.1:%s" % match.group(1)],
+                               capture_output=True, text=True, timeout=30)
+        finally:
+            server.kill()
+            server.wait()
+            server.stdout.close()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # GET /; POST, PUT, DELETE (no such route: 405), HEAD, GET with a header; a 1 MiB
+        # body streamed; a request cancelled by a timer; one over its request_timeout.
+        self.assertEqual(r.stdout.split("\n"), [
+            "200 Hello, World!", "200", "200", "405", "200", "200",
+            "streamed 1048576 bytes", "cancelled by the timer", "request timed out", ""])
 
 
 @unittest.skipIf(HELLO_GRPC is None, "built without gRPC")
