@@ -23,11 +23,11 @@ constexpr std::string_view h2_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 }  // namespace
 
-struct listener::state {
-  state(http::server& h, listener_options o) : http(h), options(o) {}
+struct detail::listener_state {
+  listener_state(http::server& h, listener_options o) : http(h), options(o) {}
   http::server& http;
   listener_options options;
-  socket_handler http2;
+  listener::socket_handler http2;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::uint16_t port = 0;
   bool closed = false;
@@ -37,7 +37,7 @@ namespace {
 
 // Peeks (MSG_PEEK: nothing is consumed) until the bytes either match the whole HTTP/2
 // preface or differ from it; usually one peek, since "GET " or "POST" differ at once.
-asio::awaitable<void> sniff(std::shared_ptr<listener::state> s, tcp::socket socket) {
+asio::awaitable<void> sniff(std::shared_ptr<detail::listener_state> s, tcp::socket socket) {
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer timer(ex, s->options.sniff_timeout);
   bool expired = false;
@@ -76,7 +76,7 @@ asio::awaitable<void> sniff(std::shared_ptr<listener::state> s, tcp::socket sock
   s->http.serve(std::move(socket));
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<listener::state> s, tcp::acceptor& acceptor) {
+asio::awaitable<void> accept_loop(std::shared_ptr<detail::listener_state> s, tcp::acceptor& acceptor) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
     if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
@@ -95,7 +95,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<listener::state> s, tcp::accep
 }  // namespace
 
 listener::listener(runtime& rt, http::server& http, listener_options options)
-    : runtime_(rt), state_(std::make_shared<state>(http, options)) {
+    : runtime_(rt), state_(std::make_shared<detail::listener_state>(http, options)) {
   stop_hook_ = rt.add_stop_hook([this]() -> asio::awaitable<void> {
     close();
     co_return;

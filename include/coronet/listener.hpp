@@ -27,6 +27,10 @@
 
 namespace coronet {
 
+namespace detail {
+struct listener_state;  // shared with the accept loops; defined in src/listener.cpp
+}  // namespace detail
+
 struct listener_options {
   /// How long a new connection may take to send enough bytes to tell the protocols apart.
   /// Over it the connection is closed.
@@ -57,11 +61,9 @@ class listener {
   /// Stops accepting; connections already handed over are not affected.
   void close();
 
-  struct state;
-
  private:
   runtime& runtime_;
-  std::shared_ptr<state> state_;
+  std::shared_ptr<detail::listener_state> state_;
   std::size_t stop_hook_ = 0;
 };
 

@@ -123,7 +123,7 @@ struct pool_waiter {
 };
 
 struct host_pool {
-  client::state* owner = nullptr;
+  client_state* owner = nullptr;
   std::vector<std::shared_ptr<client_connection>> idle;  // most recently used last
   std::size_t open = 0;  // busy, idle and connecting connections
   std::deque<pool_waiter*> waiters;
@@ -135,8 +135,8 @@ using detail::client_connection;
 using detail::host_pool;
 using detail::pool_waiter;
 
-struct client::state {
-  state(asio::any_io_executor e, client_options o) : ex(std::move(e)), options(std::move(o)) {}
+struct detail::client_state {
+  client_state(asio::any_io_executor e, client_options o) : ex(std::move(e)), options(std::move(o)) {}
 
   host_pool& pool_for(const url& u) {
     auto& p = pools[{u.host, u.port}];
@@ -237,7 +237,7 @@ namespace {
 
 /// A connection (or a slot for one) borrowed from a host_pool; given back on destruction.
 struct lease {
-  lease(std::shared_ptr<client::state> s, host_pool& p) : st(std::move(s)), pool(&p) {}
+  lease(std::shared_ptr<detail::client_state> s, host_pool& p) : st(std::move(s)), pool(&p) {}
   lease(const lease&) = delete;
   lease& operator=(const lease&) = delete;
   ~lease() {
@@ -247,7 +247,7 @@ struct lease {
     }
   }
 
-  std::shared_ptr<client::state> st;
+  std::shared_ptr<detail::client_state> st;
   host_pool* pool;
   std::shared_ptr<client_connection> conn;
   bool reusable = false;
@@ -462,7 +462,7 @@ asio::awaitable<exchange_error> send_and_receive(client_connection& c, std::stri
 }
 
 /// One request to one URL (no redirects), on a pooled connection.
-asio::awaitable<result<response>> exchange(std::shared_ptr<client::state> st, const url& u,
+asio::awaitable<result<response>> exchange(std::shared_ptr<detail::client_state> st, const url& u,
                                            std::string_view method, const fields& headers,
                                            std::string_view body, const chunk_handler* sink,
                                            clock::time_point deadline) {
@@ -499,7 +499,7 @@ bool is_redirect(unsigned code) noexcept {
   return code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
 }
 
-asio::awaitable<result<response>> perform(std::shared_ptr<client::state> st, client_request req,
+asio::awaitable<result<response>> perform(std::shared_ptr<detail::client_state> st, client_request req,
                                           const chunk_handler* sink) {
   const auto& o = st->options;
   const auto deadline = o.request_timeout.count() > 0 ? clock::now() + o.request_timeout : never;
@@ -531,7 +531,7 @@ asio::awaitable<result<response>> perform(std::shared_ptr<client::state> st, cli
 
 /// Runs perform() with errors as values: socket operations report cancellation as an error
 /// code instead of throwing, and the caller's setting is restored afterwards.
-asio::awaitable<result<response>> run(std::shared_ptr<client::state> st, client_request req,
+asio::awaitable<result<response>> run(std::shared_ptr<detail::client_state> st, client_request req,
                                       const chunk_handler* sink) {
   const bool throws = co_await asio::this_coro::throw_if_cancelled();
   co_await asio::this_coro::throw_if_cancelled(false);
@@ -551,7 +551,7 @@ asio::awaitable<result<response>> run(std::shared_ptr<client::state> st, client_
 }  // namespace
 
 client::client(asio::any_io_executor executor, client_options options)
-    : executor_(std::move(executor)), state_(std::make_shared<state>(executor_, std::move(options))) {}
+    : executor_(std::move(executor)), state_(std::make_shared<detail::client_state>(executor_, std::move(options))) {}
 
 client::~client() {
   state_->closed = true;

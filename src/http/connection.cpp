@@ -72,7 +72,7 @@ void end_idle_runners(worker& w);
 
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(std::shared_ptr<server::state> s, worker& w, tcp::socket socket)
+  connection(std::shared_ptr<server_state> s, worker& w, tcp::socket socket)
       : state_(std::move(s)), worker_(w), socket_(std::move(socket)), watchdog_(worker_.ctx) {}
 
   /// Starts serving: reads the first request, or serves `preread` at once.
@@ -139,7 +139,7 @@ class connection : public std::enable_shared_from_this<connection> {
   void wait_watchdog();
   void on_watchdog(const std::error_code& ec);
 
-  std::shared_ptr<server::state> state_;
+  std::shared_ptr<server_state> state_;
   worker& worker_;
   tcp::socket socket_;
   asio::steady_timer watchdog_;
@@ -647,7 +647,7 @@ void connection::on_watchdog(const std::error_code& ec) {
   socket_.cancel(ignored);
 }
 
-void start_connection(std::shared_ptr<server::state> s, worker& w, tcp::socket socket,
+void start_connection(std::shared_ptr<server_state> s, worker& w, tcp::socket socket,
                       std::string_view preread) {
   if (s->live.fetch_add(1, std::memory_order_acq_rel) >= s->options.max_connections) {
     s->live.fetch_sub(1, std::memory_order_acq_rel);

@@ -12,7 +12,7 @@ namespace {
 using asio::ip::tcp;
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-asio::awaitable<void> accept_loop(std::shared_ptr<server::state> s, detail::worker& w) {
+asio::awaitable<void> accept_loop(std::shared_ptr<detail::server_state> s, detail::worker& w) {
   for (;;) {
     auto [ec, socket] = co_await w.acceptor->async_accept(coronet::detail::use_nothrow);
     if (!w.acceptor->is_open() || s->draining.load(std::memory_order_relaxed)) co_return;
@@ -40,7 +40,7 @@ tcp::endpoint resolve(asio::io_context& ctx, std::string_view host, std::uint16_
 }  // namespace
 
 server::server(runtime& rt, router routes, server_options options)
-    : runtime_(rt), state_(std::make_shared<state>(std::move(routes), std::move(options))) {
+    : runtime_(rt), state_(std::make_shared<detail::server_state>(std::move(routes), std::move(options))) {
   for (std::size_t i = 0; i < rt.size(); ++i) {
     state_->workers.push_back(std::make_unique<detail::worker>(rt.context(i)));
   }

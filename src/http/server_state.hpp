@@ -118,31 +118,24 @@ struct worker {
   std::time_t preamble_second_ = -1;
 };
 
-}  // namespace coronet::http::detail
-
-namespace coronet::http {
-
-struct server::state {
-  state(router r, server_options o) : routes(std::move(r)), options(std::move(o)) {}
+/// What the server shares with its connections and accept loops.
+struct server_state {
+  server_state(router r, server_options o) : routes(std::move(r)), options(std::move(o)) {}
 
   router routes;
   server_options options;
-  std::vector<std::unique_ptr<detail::worker>> workers;
+  std::vector<std::unique_ptr<worker>> workers;
   std::atomic<std::size_t> live{0};
   std::atomic<bool> draining{false};
   std::uint16_t port = 0;
 
-  [[nodiscard]] detail::parse_limits limits() const noexcept {
+  [[nodiscard]] parse_limits limits() const noexcept {
     return {options.max_header_bytes, options.max_body_bytes};
   }
 };
 
-}  // namespace coronet::http
-
-namespace coronet::http::detail {
-
 /// Starts serving an accepted socket on worker `w` (call on w's thread).
-void start_connection(std::shared_ptr<server::state> s, worker& w, asio::ip::tcp::socket socket,
+void start_connection(std::shared_ptr<server_state> s, worker& w, asio::ip::tcp::socket socket,
                       std::string_view preread);
 /// Graceful shutdown step for every connection of `w`: close the idle ones now, let the
 /// others finish their request (call on w's thread).

@@ -32,6 +32,10 @@
 
 namespace coronet::http {
 
+namespace detail {
+struct client_state;  // the pools; shared with calls in flight. Defined in src/http/client.cpp.
+}  // namespace detail
+
 struct client_options {
   /// From the start of DNS resolution to an established TCP connection. Over it:
   /// client_errc::connect_timeout.
@@ -112,11 +116,9 @@ class client {
   [[nodiscard]] asio::any_io_executor get_executor() const noexcept { return executor_; }
   [[nodiscard]] const client_options& options() const noexcept;
 
-  struct state;  // the pools; shared with calls in flight. Defined in src/http/client.cpp.
-
  private:
   asio::any_io_executor executor_;
-  std::shared_ptr<state> state_;
+  std::shared_ptr<detail::client_state> state_;
 };
 
 }  // namespace coronet::http

@@ -29,6 +29,10 @@
 
 namespace coronet::http {
 
+namespace detail {
+struct server_state;  // shared with the connections; defined in src/http/server_state.hpp
+}  // namespace detail
+
 /// Limits and timeouts. Every breach has its answer; see docs/http-server.md, "Security and limits".
 struct server_options {
   /// Request line plus header fields, in bytes. Over it: 431, then close.
@@ -92,11 +96,9 @@ class server {
   /// Open connections, over all contexts.
   [[nodiscard]] std::size_t connections() const noexcept;
 
-  struct state;  // shared with the connections; defined in src/http
-
  private:
   runtime& runtime_;
-  std::shared_ptr<state> state_;
+  std::shared_ptr<detail::server_state> state_;
   std::size_t stop_hook_ = 0;
 };
 
