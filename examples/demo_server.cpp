@@ -135,8 +135,12 @@ int main(int argc, char** argv) try {
   // say_hello never suspends and never blocks: started inline, it runs whole on the gRPC
   // thread that delivered the call, with no hand-off to an io thread (docs/grpc.md).
   greeter.handle("SayHello", say_hello, {.inline_start = true});
-  rpc::server grpc_server(rt, {.address = opts->grpc_listen});
+  rpc::server grpc_server(rt);
   grpc_server.add(greeter);
+  if (!opts->grpc_listen.empty()) {
+    const auto [grpc_host, grpc_port] = split_host_port(opts->grpc_listen);
+    grpc_server.listen(grpc_host, grpc_port);
+  }
   grpc_server.start();
 
   HelloWorld::Stub* backend = nullptr;

@@ -56,8 +56,9 @@ int main(int argc, char** argv) {
     reply.set_message("Hello, " + req.message());
     co_return grpc::Status::OK;
   });
-  rpc::server grpc_server(rt, {.address = "127.0.0.1:0"});
+  rpc::server grpc_server(rt);
   grpc_server.add(greeter);
+  grpc_server.listen("127.0.0.1", 0);
   grpc_server.start();
   std::printf("http on %u, grpc on %d\n", web.port(), grpc_server.port());
   std::fflush(stdout);

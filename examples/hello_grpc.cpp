@@ -30,8 +30,9 @@ int main(int argc, char** argv) {
         co_return grpc::Status::OK;
       },
       {.inline_start = true});  // never suspends: runs on gRPC's thread, no hand-off
-  rpc::server server(rt, {.address = "127.0.0.1:0"});  // port 0: server.port()
+  rpc::server server(rt);
   server.add(greeter);
+  server.listen("127.0.0.1", 0);  // port 0 picks one: server.port()
   server.start();
   // snippet-end hello_grpc_server
 

@@ -73,7 +73,7 @@ asio::awaitable<void> sniff(std::shared_ptr<detail::listener_state> s, tcp::sock
     if (s->http2) s->http2(std::move(socket));
     co_return;  // without a handler the socket closes here
   }
-  s->http.serve(std::move(socket));
+  s->http.adopt(std::move(socket));
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<detail::listener_state> s, tcp::acceptor& acceptor) {

@@ -125,18 +125,18 @@ http::router bench_routes() {
                      }
                      co_return grpc::Status::OK;
                    });
-    rpc::server grpc_server(rt, {.address = "127.0.0.1:0",
-                                 .max_receive_message_bytes = max_message_bytes,
+    rpc::server grpc_server(rt, {.max_receive_message_bytes = max_message_bytes,
                                  .health_service = false,
                                  .reflection = false});
     grpc_server.add(greeter);
     grpc_server.add(streams);
+    grpc_server.listen("127.0.0.1", 0);
     grpc_server.start();
-    rpc::server hop_server(rt, {.address = "127.0.0.1:0",
-                                .max_receive_message_bytes = max_message_bytes,
+    rpc::server hop_server(rt, {.max_receive_message_bytes = max_message_bytes,
                                 .health_service = false,
                                 .reflection = false});
     hop_server.add(greeter_hop);
+    hop_server.listen("127.0.0.1", 0);
     hop_server.start();
 
     raw_greeter raw;

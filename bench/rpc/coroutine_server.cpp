@@ -53,10 +53,12 @@ int main(int argc, char** argv) {
   coronet::runtime rt({.threads = threads, .batch_scheduling = batch});
   coronet::rpc::service<HelloWorld> greeter;
   greeter.handle("SayHello", &say_hello, {.inline_start = inline_start});
-  coronet::rpc::server server(rt, {.address = listen, .health_service = false,
+  coronet::rpc::server server(rt, {.health_service = false,
                                    .reflection = false,
                                    .configure = [&](grpc::ServerBuilder& b) { flags.apply(b); }});
   server.add(greeter);
+  const auto colon = listen.rfind(':');
+  server.listen(listen.substr(0, colon), static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1))));
   server.start();
   std::cout << "listening on port " << server.port() << std::endl;
   rt.run();  // SIGINT/SIGTERM drain the server

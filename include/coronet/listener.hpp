@@ -6,7 +6,7 @@
 // typically a gRPC server; anything else is served as HTTP/1.1 by an http::server.
 //
 //     http::server web(rt, std::move(routes));
-//     rpc::server grpc(rt, {.address = ""});       // no port of its own
+//     rpc::server grpc(rt);                        // no listen(): no port of its own
 //     grpc.add(greeter);
 //     grpc.start();
 //     coronet::listener port(rt, web);

@@ -44,7 +44,7 @@ server::server(runtime& rt, router routes, server_options options)
   for (std::size_t i = 0; i < rt.size(); ++i) {
     state_->workers.push_back(std::make_unique<detail::worker>(rt.context(i)));
   }
-  stop_hook_ = rt.add_stop_hook([this]() -> asio::awaitable<void> { co_await shutdown(drain_timeout); });
+  stop_hook_ = rt.add_stop_hook([this]() -> asio::awaitable<void> { co_await shutdown(); });
 }
 
 server::~server() {
@@ -88,7 +88,7 @@ std::uint16_t server::port() const noexcept { return state_->port; }
 
 std::size_t server::connections() const noexcept { return state_->live.load(); }
 
-void server::serve(asio::ip::tcp::socket socket, std::string_view preread) {
+void server::adopt(asio::ip::tcp::socket socket, std::string_view preread) {
   auto& ctx = asio::query(socket.get_executor(), asio::execution::context);
   for (auto& w : state_->workers) {
     if (&w->ctx == &ctx) {
@@ -99,10 +99,12 @@ void server::serve(asio::ip::tcp::socket socket, std::string_view preread) {
       return;
     }
   }
-  throw std::invalid_argument("http::server::serve: the socket belongs to another io_context");
+  throw std::invalid_argument("http::server::adopt: the socket belongs to another io_context");
 }
 
-asio::awaitable<void> server::shutdown(std::chrono::milliseconds drain_timeout_) {
+asio::awaitable<void> server::shutdown() { return shutdown(state_->options.drain_timeout); }
+
+asio::awaitable<void> server::shutdown(std::chrono::milliseconds drain_timeout) {
   auto s = state_;
   s->draining = true;
   for (auto& w : s->workers) {
@@ -121,7 +123,7 @@ asio::awaitable<void> server::shutdown(std::chrono::milliseconds drain_timeout_)
       co_await tick.async_wait(coronet::detail::use_nothrow);
     }
   };
-  co_await wait_until(std::chrono::steady_clock::now() + drain_timeout_);
+  co_await wait_until(std::chrono::steady_clock::now() + drain_timeout);
   if (s->live.load() == 0) co_return;
   for (auto& w : s->workers) {
     co_await asio::co_spawn(w->ctx, [&w = *w]() -> asio::awaitable<void> {

@@ -32,11 +32,13 @@ std::mutex& build_mutex() {
 }  // namespace
 
 server::server(runtime& rt, server_options options)
-    : runtime_(rt), options_(std::move(options)) {}
+    : runtime_(rt), options_(std::move(options)) {
+  stop_hook_ = rt.add_stop_hook([this]() -> asio::awaitable<void> { co_await shutdown(); });
+}
 
 server::~server() {
-  if (stop_hook_) runtime_.remove_stop_hook(*stop_hook_);
-  if (server_) shutdown_blocking(std::chrono::system_clock::now());
+  runtime_.remove_stop_hook(stop_hook_);
+  if (server_) shutdown_blocking(std::chrono::milliseconds(0));
   std::lock_guard lock(threads_mutex_);
   for (auto& t : shutdown_threads_) t.join();
 }
@@ -62,6 +64,19 @@ void server::add(detail::service_binding& service) {
 
 void server::add(grpc::Service& service) { services_.push_back(&service); }
 
+void server::listen(std::string_view host, std::uint16_t port) {
+  if (server_) throw std::logic_error("coronet::rpc::server: listen() after start()");
+  // gRPC's address syntax: an IPv6 literal goes in brackets.
+  const bool v6 = host.find(':') != std::string_view::npos && !host.starts_with('[');
+  std::string address;
+  if (v6) address += '[';
+  address += host;
+  if (v6) address += ']';
+  address += ':';
+  address += std::to_string(port);
+  addresses_.push_back(std::move(address));
+}
+
 void server::start() {
   if (server_) throw std::logic_error("coronet::rpc::server: started twice");
   // The threads gRPC starts for this server (its pollers, executors and timers, started
@@ -69,8 +84,10 @@ void server::start() {
   // thread's policy: under batch_scheduling they get SCHED_BATCH like the io threads.
   const coronet::detail::batch_scheduling_scope batch(runtime_.options().batch_scheduling);
   grpc::ServerBuilder builder;
-  if (!options_.address.empty()) {
-    builder.AddListeningPort(options_.address, grpc::InsecureServerCredentials(), &port_);
+  // gRPC reports each bound port through its own int; port() is the first one's.
+  std::vector<int> ports(addresses_.size(), 0);
+  for (std::size_t i = 0; i < addresses_.size(); ++i) {
+    builder.AddListeningPort(addresses_[i], grpc::InsecureServerCredentials(), &ports[i]);
   }
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_send_message_bytes);
@@ -86,17 +103,18 @@ void server::start() {
     if (options_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     server_ = builder.BuildAndStart();
   }
-  if (!server_ || (!options_.address.empty() && port_ == 0)) {
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    if (server_ && ports[i] != 0) continue;
     server_.reset();
-    throw std::runtime_error("coronet::rpc::server: cannot listen on " + options_.address);
+    throw std::runtime_error("coronet::rpc::server: cannot listen on " + addresses_[i]);
   }
-  stop_hook_ = runtime_.add_stop_hook([this]() -> asio::awaitable<void> {
-    co_await shutdown(std::chrono::system_clock::now() + options_.drain_timeout);
-  });
+  if (!server_) throw std::runtime_error("coronet::rpc::server: gRPC could not start the server");
+  port_ = ports.empty() ? 0 : ports.front();
 }
 
-void server::shutdown_blocking(std::chrono::system_clock::time_point deadline) {
+void server::shutdown_blocking(std::chrono::milliseconds drain_timeout) {
   if (!server_) return;
+  const auto deadline = std::chrono::system_clock::now() + drain_timeout;
   // Only the first caller shuts down; later ones wait in Wait() for the same end.
   std::call_once(shutdown_once_, [&] { server_->Shutdown(deadline); });
   server_->Wait();
@@ -108,15 +126,17 @@ void server::shutdown_blocking(std::chrono::system_clock::time_point deadline) {
   }
 }
 
-asio::awaitable<void> server::shutdown(std::chrono::system_clock::time_point deadline) {
+asio::awaitable<void> server::shutdown() { return shutdown(options_.drain_timeout); }
+
+asio::awaitable<void> server::shutdown(std::chrono::milliseconds drain_timeout) {
   if (!server_) co_return;
   co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-      [this, deadline](auto handler) {
+      [this, drain_timeout](auto handler) {
         auto op = std::make_shared<detail::pending_op<>>();
         op->set(std::move(handler));
         std::lock_guard lock(threads_mutex_);
-        shutdown_threads_.emplace_back([this, deadline, op] {
-          shutdown_blocking(deadline);
+        shutdown_threads_.emplace_back([this, drain_timeout, op] {
+          shutdown_blocking(drain_timeout);
           op->complete();
         });
       },

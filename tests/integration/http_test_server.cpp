@@ -102,9 +102,9 @@ int main(int argc, char** argv) {
       .read_header_timeout = 2s,
       .body_read_timeout = 2s,
       .idle_timeout = 5s,
+      .drain_timeout = 5s,
   };
   std::size_t threads = 2;
-  auto drain = 5000ms;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const auto value = std::strtoull(argv[i + 1], nullptr, 10);
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
     else if (flag == "--idle-timeout") options.idle_timeout = std::chrono::milliseconds(value);
     else if (flag == "--max-connections") options.max_connections = value;
     else if (flag == "--max-requests") options.max_requests_per_connection = value;
-    else if (flag == "--drain-timeout") drain = std::chrono::milliseconds(value);
+    else if (flag == "--drain-timeout") options.drain_timeout = std::chrono::milliseconds(value);
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -125,7 +125,6 @@ int main(int argc, char** argv) {
   coronet::runtime rt({.threads = threads});
   std::atomic<int> counter{0};
   http::server server(rt, routes(counter), options);
-  server.drain_timeout = drain;
   server.listen("127.0.0.1", 0);
   std::printf("port %u\n", server.port());
   std::fflush(stdout);

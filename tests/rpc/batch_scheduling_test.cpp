@@ -63,8 +63,9 @@ TEST(rpc_batch_scheduling, grpc_threads_started_by_the_server_follow_the_runtime
   observations seen;
   rpc::service<Bench> bench;
   bind_bench(bench, seen);
-  rpc::server server(rt, {.address = "127.0.0.1:0"});
+  rpc::server server(rt);
   server.add(bench);
+  server.listen("127.0.0.1", 0);
   server.start();
 
   EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER) << "start() must restore its caller's policy";

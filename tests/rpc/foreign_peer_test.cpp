@@ -44,6 +44,7 @@ TEST(foreign_peer, python_grpcio_client_calls_unary_streaming_health_and_reflect
   rpc::server server(rt);
   server.add(hello);
   server.add(bench);
+  server.listen("127.0.0.1", 0);
   server.start();
   std::thread runner([&] { rt.run(); });
 

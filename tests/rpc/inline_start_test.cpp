@@ -54,6 +54,7 @@ class placement_server {
         },
         options);
     server_.add(bench_);
+    server_.listen("127.0.0.1", 0);
     server_.start();
     runner_ = std::thread([this] { rt_.run(); });
     stub_ = Bench::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(server_.port()),

@@ -34,6 +34,7 @@ class served_bench {
   explicit served_bench(coronet::rpc::server_options options = {}) : server_(rt_, options) {
     bind_bench(bench_, seen_);
     server_.add(bench_);
+    server_.listen("127.0.0.1", 0);
     server_.start();
     runner_ = std::thread([this] { rt_.run(); });
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_.port()),

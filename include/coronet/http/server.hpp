@@ -61,12 +61,15 @@ struct server_options {
   int backlog = 1024;
   /// `Server` header value; empty sends none.
   std::string server_name = "coronet";
+  /// How long shutdown() (and so a runtime stop) lets in-flight requests finish before the
+  /// connections left are closed.
+  std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);
 };
 
 class server {
  public:
   /// Serves `routes` on the runtime's contexts. Registers a stop hook: stopping the runtime
-  /// drains this server with `drain_timeout`.
+  /// drains this server for options.drain_timeout.
   server(runtime& rt, router routes, server_options options = {});
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -80,18 +83,17 @@ class server {
   /// The bound port, after listen().
   [[nodiscard]] std::uint16_t port() const noexcept;
 
-  /// Serves an already accepted connection (e.g. handed over by a protocol-sniffing
+  /// Takes over an already accepted connection (e.g. handed over by a protocol-sniffing
   /// listener). The socket must belong to one of the runtime's contexts. Bytes already read
   /// from it can be passed as `preread`.
-  void serve(asio::ip::tcp::socket socket, std::string_view preread = {});
+  void adopt(asio::ip::tcp::socket socket, std::string_view preread = {});
 
   /// Graceful shutdown: stops accepting, closes idle connections, lets in-flight requests
   /// finish (their answers carry `Connection: close`), and completes when every connection
   /// is closed or `drain_timeout` has passed (the rest are then closed).
-  asio::awaitable<void> shutdown(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10));
-
-  /// The timeout the runtime's stop hook uses for shutdown().
-  std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);
+  asio::awaitable<void> shutdown(std::chrono::milliseconds drain_timeout);
+  /// shutdown() with options.drain_timeout.
+  asio::awaitable<void> shutdown();
 
   /// Open connections, over all contexts.
   [[nodiscard]] std::size_t connections() const noexcept;

@@ -1,14 +1,18 @@
 // coronet::rpc::server — a grpc::Server whose coroutine services run on a coronet::runtime.
 //
 // Owns the grpc::Server built from server_options and the services added to it, starts it,
-// and drains it: shutdown() lets in-flight calls finish until a deadline and refuses new
-// ones; a runtime stop (runtime::stop(), SIGINT, SIGTERM) does the same through a stop hook.
+// and drains it: shutdown() lets in-flight calls finish for the drain timeout and refuses
+// new ones; a runtime stop (runtime::stop(), SIGINT, SIGTERM) does the same through a stop
+// hook. Its lifecycle is http::server's: listen(host, port), port(), adopt(socket),
+// shutdown(), drain_timeout in the options; only start() is its own, because gRPC binds
+// its ports and services together.
 //
 //     coronet::runtime rt;
 //     coronet::rpc::service<HelloWorld> greeter;
 //     greeter.handle("SayHello", say_hello);
-//     coronet::rpc::server server(rt, {.address = "127.0.0.1:50051"});
+//     coronet::rpc::server server(rt);
 //     server.add(greeter);
+//     server.listen("127.0.0.1", 50051);
 //     server.start();
 //     rt.run();                                // Ctrl-C drains the server, then returns
 //
@@ -27,8 +31,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -41,9 +45,6 @@ class Service;
 namespace coronet::rpc {
 
 struct server_options {
-  /// Where to listen ("host:port"); port 0 picks a free port, read it with port().
-  /// Empty: no listening port, for a server fed only with grpc::AddInsecureChannelFromFd.
-  std::string address = "127.0.0.1:0";
   /// Largest message accepted from a client; larger ones fail with RESOURCE_EXHAUSTED.
   /// Default 4 MiB (gRPC's). -1: unlimited.
   int max_receive_message_bytes = 4 * 1024 * 1024;
@@ -57,7 +58,8 @@ struct server_options {
   /// Serve grpc.reflection.v1alpha.ServerReflection. gRPC 1.51 installs its reflection
   /// plugin process-wide: once one server enables it, later servers serve it too.
   bool reflection = true;
-  /// How long a runtime stop lets in-flight calls run before they are cancelled.
+  /// How long shutdown() (and so a runtime stop) lets in-flight calls run before they are
+  /// cancelled.
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);
   /// Further integer channel arguments (GRPC_ARG_* names), applied after the fields above.
   std::map<std::string, int> channel_args = {};
@@ -69,7 +71,8 @@ struct server_options {
 
 class server {
  public:
-  /// Handlers of the services added later run on `rt`'s executors (round robin).
+  /// Handlers of the services added later run on `rt`'s executors (round robin). Registers
+  /// a stop hook: stopping the runtime drains this server for options.drain_timeout.
   explicit server(runtime& rt, server_options options = {});
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -81,14 +84,17 @@ class server {
   /// Registers any other grpc::Service (sync, callback or async); before start().
   void add(grpc::Service& service);
 
+  /// Listens on host:port once start() runs (port 0 picks a free port; see port()). Before
+  /// start(). A server that never listens is fed only through adopt().
+  void listen(std::string_view host, std::uint16_t port);
+
   /// Builds and starts the gRPC server. Throws std::runtime_error when the address cannot
-  /// be bound. Registers the runtime stop hook. With the runtime's batch_scheduling, the
-  /// calling thread runs under SCHED_BATCH meanwhile, so the threads gRPC starts now
-  /// inherit it.
+  /// be bound. With the runtime's batch_scheduling, the calling thread runs under
+  /// SCHED_BATCH meanwhile, so the threads gRPC starts now inherit it.
   void start();
 
   /// The bound port (after start()), 0 when listening on no port.
-  [[nodiscard]] int port() const noexcept { return port_; }
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   /// The running grpc::Server (after start()), e.g. for grpc::AddInsecureChannelFromFd.
   [[nodiscard]] grpc::Server* native() const noexcept { return server_.get(); }
 
@@ -96,23 +102,26 @@ class server {
   /// one a coronet::listener recognised on a port shared with HTTP/1.1. After start().
   void adopt(asio::ip::tcp::socket socket);
 
-  /// Graceful shutdown: stops accepting calls at once, lets in-flight calls finish until
-  /// `deadline`, then cancels those left. Completes when every call is finished. The
+  /// Graceful shutdown: stops accepting calls at once, lets in-flight calls finish for
+  /// `drain_timeout`, then cancels those left. Completes when every call is finished. The
   /// blocking part runs on a thread of its own, so awaiting it from a handler's executor
   /// does not hold up the calls being drained. Later calls complete at once.
-  asio::awaitable<void> shutdown(std::chrono::system_clock::time_point deadline);
+  asio::awaitable<void> shutdown(std::chrono::milliseconds drain_timeout);
+  /// shutdown() with options.drain_timeout.
+  asio::awaitable<void> shutdown();
 
   /// The blocking form of shutdown(); must not be called on one of the runtime's threads
   /// while calls are in flight (their handlers would wait for that thread).
-  void shutdown_blocking(std::chrono::system_clock::time_point deadline);
+  void shutdown_blocking(std::chrono::milliseconds drain_timeout);
 
  private:
   runtime& runtime_;
   server_options options_;
   std::vector<grpc::Service*> services_;
+  std::vector<std::string> addresses_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  std::optional<std::size_t> stop_hook_;
+  std::size_t stop_hook_ = 0;
   std::once_flag shutdown_once_;
   std::vector<std::thread> shutdown_threads_;
   std::mutex threads_mutex_;
