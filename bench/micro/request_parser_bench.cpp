@@ -1,7 +1,7 @@
 // Throughput of the request parser (llhttp plus coronet's head validation and request
 // building), in bytes/s: one typical 200-byte request at a time, and a pipelined batch of 16
 // parsed from one buffer, as the server sees them after a read.
-#include "http/request_parser.hpp"
+#include "http/parser.hpp"
 
 #include <benchmark/benchmark.h>
 

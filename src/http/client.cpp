@@ -6,7 +6,7 @@
 // store, and the timer is re-armed only when a deadline comes earlier than the armed one.
 // While a connection is in use its watchdog enforces the request's deadline (closing the
 // socket); while it sits in the pool, the idle expiry.
-#include "response_parser.hpp"
+#include "parser.hpp"
 
 #include <coronet/http/client.hpp>
 
@@ -74,7 +74,7 @@ struct host_pool;
 
 /// One TCP connection to a host, with its read buffer, parser and watchdog.
 struct client_connection : std::enable_shared_from_this<client_connection> {
-  client_connection(const asio::any_io_executor& ex, host_pool& p, detail::response_limits limits)
+  client_connection(const asio::any_io_executor& ex, host_pool& p, detail::parse_limits limits)
       : socket(ex), watchdog(ex), pool(&p), parser(limits), buffer(new char[read_buffer_size]) {}
 
   void set_deadline(clock::time_point d) {
@@ -146,7 +146,7 @@ struct detail::client_state {
 
   std::shared_ptr<client_connection> fresh(host_pool& p) {
     return std::make_shared<client_connection>(
-        ex, p, detail::response_limits{options.max_header_bytes, options.max_body_bytes});
+        ex, p, detail::parse_limits{options.max_header_bytes, options.max_body_bytes});
   }
 
   /// A connection leaves use: back to a waiter or the pool, or closed.
@@ -443,13 +443,13 @@ asio::awaitable<exchange_error> send_and_receive(client_connection& c, std::stri
       if (rec == asio::error::eof) {
         const auto r = p.finish();
         if (r.ev == detail::response_parser::event::message_done) co_return exchange_error{};
-        co_return exchange_error{p.error(), !p.started()};
+        co_return exchange_error{detail::errc_for(p.error()), !p.started()};
       }
       c.end = got;
     }
     const auto r = p.feed({c.buffer.get() + c.begin, c.end - c.begin});
     c.begin += r.consumed;
-    if (r.ev == detail::response_parser::event::error) co_return exchange_error{p.error()};
+    if (r.ev == detail::response_parser::event::error) co_return exchange_error{detail::errc_for(p.error())};
     if (sink && p.head_done() && !p.message().body.empty()) {
       const auto code = static_cast<unsigned>(p.message().status);
       const bool followed = may_follow && code >= 300 && code < 400 &&

@@ -313,7 +313,7 @@ asio::awaitable<bool> connection::serve() {
       case request_parser::event::need_more:
         break;
       case request_parser::event::error:
-        co_await send_error(e.parser.error_status(), e.parser.error_reason());
+        co_await send_error(status_for(e.parser.error()), e.parser.error_reason());
         co_return false;
       case request_parser::event::head_done:
         // Most heads need nothing more; only those that do pay for a coroutine call.

@@ -5,7 +5,7 @@
 
 #include "date.hpp"
 #include "drained_read.hpp"
-#include "request_parser.hpp"
+#include "parser.hpp"
 
 #include <coronet/http/server.hpp>
 

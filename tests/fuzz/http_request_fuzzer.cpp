@@ -6,7 +6,7 @@
 //
 // Input layout: byte 0 picks the limits, bytes 1..8 are the read sizes (cycled), the rest is
 // the stream.
-#include "http/request_parser.hpp"
+#include "http/parser.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -91,7 +91,7 @@ outcome parse(std::string_view stream, const std::vector<std::size_t>& reads, pa
         check(buffered.empty(), "need_more left bytes unconsumed");
         break;
       case event::error: {
-        const auto s = p.error_status();
+        const auto s = status_for(p.error());
         check(s == status::bad_request || s == status::payload_too_large ||
                   s == status::request_header_fields_too_large,
               "error status other than 400, 413 or 431");

@@ -1,6 +1,6 @@
 // The client's response parser: every framing (Content-Length, chunked, close-delimited),
 // interim responses, HEAD, and malformed input, fed whole and split at every byte.
-#include "http/response_parser.hpp"
+#include "http/parser.hpp"
 
 #include <gtest/gtest.h>
 
@@ -24,7 +24,7 @@ struct parsed {
 
 // Feeds `wire` in two pieces split at `split`, then ends the stream when `eof`.
 parsed run(std::string_view wire, std::size_t split, bool head = false, bool eof = false,
-           http::detail::response_limits limits = {}) {
+           http::detail::parse_limits limits = {}) {
   response_parser p(limits);
   p.start(head);
   parsed out;
@@ -48,7 +48,7 @@ parsed run(std::string_view wire, std::size_t split, bool head = false, bool eof
     out.done = r.ev == response_parser::event::message_done;
     out.failed = r.ev == response_parser::event::error;
   }
-  if (out.failed) out.error = p.error();
+  if (out.failed) out.error = http::detail::errc_for(p.error());
   out.status = static_cast<unsigned>(p.message().status);
   out.body = p.message().body;
   out.headers = p.message().headers;
@@ -166,7 +166,7 @@ TEST(http_client_parser, eof_inside_a_framed_body_is_an_error) {
 }
 
 TEST(http_client_parser, limits_are_enforced) {
-  http::detail::response_limits small{.max_header_bytes = 64, .max_body_bytes = 4};
+  http::detail::parse_limits small{.max_header_bytes = 64, .max_body_bytes = 4};
   const auto body = run("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0, false, false, small);
   EXPECT_TRUE(body.failed);
   EXPECT_EQ(body.error, http::client_errc::response_too_large);

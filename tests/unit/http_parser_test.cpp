@@ -1,6 +1,6 @@
 // src/http/request_parser: byte streams in, requests out. No sockets.
 #include "http/line_bytes.hpp"
-#include "http/request_parser.hpp"
+#include "http/parser.hpp"
 
 #include <gtest/gtest.h>
 
@@ -45,7 +45,7 @@ outcome parse(std::string_view stream, const std::vector<std::size_t>& cuts = {}
       piece.remove_prefix(r.consumed);
       if (r.ev == event::error) {
         out.failed = true;
-        out.error = p.error_status();
+        out.error = status_for(p.error());
         return out;
       }
       if (r.ev == event::message_done) {

@@ -22,6 +22,11 @@ namespace coronet::http {
 
 class body_writer;
 
+namespace detail {
+template <bool IsRequest>
+class basic_parser;
+}  // namespace detail
+
 enum class status : std::uint16_t {
   continue_ = 100,
   switching_protocols = 101,
@@ -92,10 +97,10 @@ class fields {
   [[nodiscard]] const_iterator end() const noexcept { return fields_.end(); }
   void clear() noexcept { fields_.clear(); }
 
-  // The parser appends names and values in pieces as they arrive.
-  std::vector<field>& storage() noexcept { return fields_; }
-
  private:
+  // The parser appends names and values in pieces, as they arrive.
+  template <bool IsRequest>
+  friend class detail::basic_parser;
   std::vector<field> fields_;
 };
 
