@@ -7,6 +7,7 @@
 // While a connection is in use its watchdog enforces the request's deadline (closing the
 // socket); while it sits in the pool, the idle expiry.
 #include "parser.hpp"
+#include "watchdog.hpp"
 
 #include <coronet/http/client.hpp>
 
@@ -75,39 +76,23 @@ struct host_pool;
 /// One TCP connection to a host, with its read buffer, parser and watchdog.
 struct client_connection : std::enable_shared_from_this<client_connection> {
   client_connection(const asio::any_io_executor& ex, host_pool& p, detail::parse_limits limits)
-      : socket(ex), watchdog(ex), pool(&p), parser(limits), buffer(new char[read_buffer_size]) {}
+      : socket(ex), watchdog(ex, *this), pool(&p), parser(limits), buffer(new char[read_buffer_size]) {}
 
-  void set_deadline(clock::time_point d) {
-    deadline = d;
-    if (d < armed) {
-      armed = d;
-      watchdog.expires_at(d);  // cancels the wait armed for later
-      wait_watchdog();
-    }
-  }
-  void wait_watchdog() {
-    watchdog.async_wait([weak = weak_from_this()](const std::error_code& ec) {
-      if (ec) return;  // re-armed, or the connection is gone
-      if (auto self = weak.lock()) self->on_watchdog();
-    });
-  }
-  void on_watchdog();
-  void no_deadline() noexcept { deadline = never; }
+  /// In the pool: the idle expiry; in use: the request's deadline (closes the socket).
+  void on_deadline();
   void close() noexcept {
     std::error_code ignored;
     socket.close(ignored);
   }
 
   tcp::socket socket;
-  asio::steady_timer watchdog;
+  detail::watchdog<client_connection> watchdog;
   host_pool* pool;
   detail::response_parser parser;
   std::unique_ptr<char[]> buffer;
   std::size_t begin = 0;
   std::size_t end = 0;
   tcp::resolver* resolver = nullptr;  // set while resolving, so a deadline can cancel it
-  clock::time_point deadline = never;
-  clock::time_point armed = never;
   bool connected = false;
   bool reused = false;     // carried a request before: the server may have closed it since
   bool idle = false;       // in the pool
@@ -166,7 +151,7 @@ struct detail::client_state {
       return;
     }
     c->idle = true;
-    c->set_deadline(clock::now() + options.idle_timeout);
+    c->watchdog.expires_at(clock::now() + options.idle_timeout);
     p.idle.push_back(std::move(c));
   }
 
@@ -210,20 +195,7 @@ struct detail::client_state {
   bool closed = false;
 };
 
-void client_connection::on_watchdog() {
-  if (deadline == never) {
-    armed = never;
-    return;
-  }
-  if (clock::now() < deadline) {
-    // The deadline moved since this wait was armed: sleep until the new one.
-    armed = deadline;
-    watchdog.expires_at(deadline);
-    wait_watchdog();
-    return;
-  }
-  armed = never;
-  deadline = never;
+void client_connection::on_deadline() {
   if (idle) {
     pool->owner->expire(*this);
     return;
@@ -242,7 +214,7 @@ struct lease {
   lease& operator=(const lease&) = delete;
   ~lease() {
     if (conn) {
-      conn->no_deadline();
+      conn->watchdog.disarm();
       st->release(*pool, std::move(conn), reusable);
     }
   }
@@ -309,7 +281,7 @@ asio::awaitable<std::error_code> connect(client_connection& c, const url& u,
                                          clock::time_point deadline, const client_options& o) {
   const auto connect_deadline = clock::now() + o.connect_timeout;
   const bool connect_bound = connect_deadline < deadline;
-  c.set_deadline(std::min(connect_deadline, deadline));
+  c.watchdog.expires_at(std::min(connect_deadline, deadline));
   const std::error_code timed_out = connect_bound ? client_errc::connect_timeout : client_errc::timeout;
 
   std::vector<tcp::endpoint> endpoints;
@@ -345,7 +317,7 @@ asio::awaitable<std::error_code> connect(client_connection& c, const url& u,
       c.socket.non_blocking(true, ignored);
       c.socket.set_option(tcp::no_delay(true), ignored);
       c.connected = true;
-      c.set_deadline(deadline);
+      c.watchdog.expires_at(deadline);
       co_return std::error_code{};
     }
     last = cec;
@@ -477,7 +449,7 @@ asio::awaitable<result<response>> exchange(std::shared_ptr<detail::client_state>
     if (!c.connected) {
       if (auto ec = co_await connect(c, u, deadline, st->options)) co_return ec;
     } else {
-      c.set_deadline(deadline);
+      c.watchdog.expires_at(deadline);
     }
     const auto e = co_await send_and_receive(c, *head, body, method == "HEAD", sink, may_follow);
     if (!e.ec) {

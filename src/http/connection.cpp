@@ -14,6 +14,7 @@
 // reactor's descriptor state: about 1 KiB, where its coroutine frames alone took 1.1 KiB.
 #include "line_bytes.hpp"
 #include "server_state.hpp"
+#include "watchdog.hpp"
 
 #include <coronet/http/body_writer.hpp>
 
@@ -29,7 +30,6 @@ namespace coronet::http::detail {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
 using asio::ip::tcp;
 using coronet::detail::use_nothrow;
 
@@ -73,7 +73,8 @@ void end_idle_runners(worker& w);
 class connection : public std::enable_shared_from_this<connection> {
  public:
   connection(std::shared_ptr<server_state> s, worker& w, tcp::socket socket)
-      : state_(std::move(s)), worker_(w), socket_(std::move(socket)), watchdog_(worker_.ctx) {}
+      : state_(std::move(s)), worker_(w), socket_(std::move(socket)),
+        watchdog_(worker_.ctx.get_executor(), *this) {}
 
   /// Starts serving: reads the first request, or serves `preread` at once.
   void start(std::string_view preread);
@@ -88,6 +89,13 @@ class connection : public std::enable_shared_from_this<connection> {
   void close_now() {
     std::error_code ignored;
     socket_.close(ignored);
+  }
+  /// The watchdog's deadline passed: whatever the connection awaits ends with an error.
+  void on_deadline() {
+    if (done_) return;
+    timed_out_ = true;
+    std::error_code ignored;
+    socket_.cancel(ignored);
   }
 
  private:
@@ -132,19 +140,12 @@ class connection : public std::enable_shared_from_this<connection> {
     if (!ex_) ex_ = worker_.borrow(state_->limits());
     return *ex_;
   }
-
-  void set_deadline(clock::time_point d);
-  void set_timeout(std::chrono::milliseconds t) { set_deadline(clock::now() + t); }
-  void no_deadline() { deadline_ = clock::time_point::max(); }
-  void wait_watchdog();
-  void on_watchdog(const std::error_code& ec);
+  void set_timeout(std::chrono::milliseconds t) { watchdog_.expires_after(t); }
 
   std::shared_ptr<server_state> state_;
   worker& worker_;
   tcp::socket socket_;
-  asio::steady_timer watchdog_;
-  clock::time_point deadline_ = clock::time_point::max();
-  clock::time_point armed_ = clock::time_point::max();
+  watchdog<connection> watchdog_;
   std::unique_ptr<exchange> ex_;
   std::size_t requests_ = 0;
   phase phase_ = phase::idle;
@@ -377,7 +378,7 @@ asio::awaitable<bool> connection::on_message() {
   auto& req = p.message();
   const auto& opt = state_->options;
   phase_ = phase::handling;
-  no_deadline();
+  watchdog_.disarm();
   ++requests_;
   // A request with a body had its expectation checked after its head; this covers the rest.
   if (const auto expect = req.headers.get("expect"); expect && !iequals(*expect, "100-continue")) {
@@ -529,14 +530,14 @@ asio::awaitable<std::error_code> connection::write_now(std::vector<asio::const_b
   if (n == total) co_return std::error_code{};
   consume(bufs, n);
   const auto before = phase_;
-  const auto deadline = deadline_;
+  const auto deadline = watchdog_.deadline();
   phase_ = phase::writing;
   set_timeout(state_->options.write_timeout);
   auto [wec, written] = co_await asio::async_write(socket_, bufs, use_nothrow);
   (void)written;
   if (timed_out_) co_return asio::error::timed_out;
   phase_ = before;
-  set_deadline(deadline);
+  watchdog_.expires_at(deadline);
   co_return wec;
 }
 
@@ -554,7 +555,7 @@ class connection::chunk_writer final : public body_writer {
     if (chunked_) bufs.emplace_back("\r\n", 2);
     failed_ = co_await c_.write_now(bufs);
     c_.phase_ = phase::handling;
-    c_.no_deadline();
+    c_.watchdog_.disarm();
     co_return failed_;
   }
   std::error_code failed_;
@@ -617,34 +618,6 @@ asio::awaitable<void> connection::linger() {
     if (ec) co_return;
     drained += n;
   }
-}
-
-void connection::set_deadline(clock::time_point d) {
-  deadline_ = d;
-  if (d < armed_) {
-    armed_ = d;
-    watchdog_.expires_at(d);  // cancels the wait armed for later
-    wait_watchdog();
-  }
-}
-
-void connection::wait_watchdog() {
-  watchdog_.async_wait([self = shared_from_this()](const std::error_code& ec) { self->on_watchdog(ec); });
-}
-
-void connection::on_watchdog(const std::error_code& ec) {
-  if (ec || done_) return;  // re-armed or finished
-  if (clock::now() < deadline_) {
-    // The deadline moved since this wait was armed: sleep until the new one.
-    armed_ = deadline_;
-    watchdog_.expires_at(deadline_);
-    wait_watchdog();
-    return;
-  }
-  armed_ = clock::time_point::max();
-  timed_out_ = true;
-  std::error_code ignored;
-  socket_.cancel(ignored);
 }
 
 void start_connection(std::shared_ptr<server_state> s, worker& w, tcp::socket socket,
