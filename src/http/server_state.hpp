@@ -35,6 +35,8 @@ struct exchange {
   explicit exchange(parse_limits limits) : parser(limits) {}
 
   request_parser parser;
+  router::match route;   // the current request's handler, found once when its head is complete
+  bool planned = false;  // route is set and the request's expectation and size are checked
   std::unique_ptr<char[]> buffer = std::make_unique<char[]>(buffer_size);
   std::size_t begin = 0;  // unparsed bytes are buffer[begin, end)
   std::size_t end = 0;
@@ -107,6 +109,7 @@ struct worker {
     // Keep a few for reuse; beyond that, idle connections should really free memory.
     if (spare.size() >= 64) return;
     e->parser.reset();
+    e->planned = false;
     e->begin = e->end = 0;
     e->out_count = 0;
     e->out_bytes = 0;

@@ -1,0 +1,104 @@
+// One HTTP/1.1 server connection, on one io_context for its whole life.
+//
+// connection.cpp holds the loop: read, let the parser cut requests out of the bytes, plan
+// each request once when its head arrives (its handler, its expectation, its body limit),
+// answer in order, and when the input is drained write every queued answer with one gather
+// write. connection_write.cpp holds the writing: heads through the serializer, the gather
+// write, streamed bodies. runners.cpp holds the pooled coroutines that serve connections.
+//
+// Between requests a connection has no coroutine and no buffer: a reactor read waits for the
+// next bytes with only the connection to come back to. When they come, the read borrows the
+// worker's per-request state (exchange) to land them in, and one of the worker's parked
+// runner coroutines serves them (a new one when none is parked), then parks again. An idle
+// keep-alive connection is then the connection object, that read, its watchdog and the
+// reactor's descriptor state: about 1 KiB.
+#pragma once
+
+#include "server_state.hpp"
+#include "watchdog.hpp"
+
+#include <asio/ip/tcp.hpp>
+
+#include <memory>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace coronet::http::detail {
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(std::shared_ptr<server_state> s, worker& w, asio::ip::tcp::socket socket)
+      : state_(std::move(s)), worker_(w), socket_(std::move(socket)),
+        watchdog_(worker_.ctx.get_executor(), *this) {}
+
+  /// Starts serving: waits for the first request, or serves `preread` at once.
+  void start(std::string_view preread);
+  /// Serves until the connection is idle again or closed; what a runner coroutine runs.
+  static asio::awaitable<void> run(std::shared_ptr<connection> self);
+
+  /// Graceful shutdown: an idle connection closes now, a busy one after its current answer.
+  void drain();
+  void close_now();
+  /// The watchdog's deadline passed: whatever the connection awaits ends with an error.
+  void on_deadline();
+
+  [[nodiscard]] const std::shared_ptr<server_state>& state() const noexcept { return state_; }
+
+ private:
+  enum class phase { idle, head, body, handling, writing };
+  class chunk_writer;
+  struct idle_buffer;
+
+  /// What planning a request decided.
+  struct plan {
+    enum class action { serve, expect_continue, refuse } what = action::serve;
+    http::status refusal = http::status::bad_request;
+    std::string_view why;
+  };
+
+  // connection.cpp: the loop.
+  asio::awaitable<bool> serve();
+  bool park();
+  void wait_idle();
+  void on_idle_read(std::error_code ec, std::size_t n);
+  void finish();
+  plan plan_request();
+  asio::awaitable<bool> on_planned(const plan& p);
+  /// The 404 or 405 (with Allow) for a request no route serves.
+  static response unrouted_answer(const router::match& m);
+  asio::awaitable<bool> on_message();
+  asio::awaitable<void> send_error(http::status s, std::string_view why);
+  asio::awaitable<void> linger();
+  exchange& ex() {
+    if (!ex_) ex_ = worker_.borrow(state_->limits());
+    return *ex_;
+  }
+  void set_timeout(std::chrono::milliseconds t) { watchdog_.expires_after(t); }
+
+  // connection_write.cpp: the answers.
+  void queue(const request& req, response& res, bool keep, bool streamed);
+  asio::awaitable<bool> flush();
+  asio::awaitable<std::error_code> write_now(std::vector<asio::const_buffer>& bufs);
+  asio::awaitable<bool> stream(request& req, response& res, bool keep);
+
+  std::shared_ptr<server_state> state_;
+  worker& worker_;
+  asio::ip::tcp::socket socket_;
+  watchdog<connection> watchdog_;
+  std::unique_ptr<exchange> ex_;
+  std::size_t requests_ = 0;
+  phase phase_ = phase::idle;
+  bool fresh_ = true;       // no request seen yet
+  bool closing_ = false;    // the last answer is queued: flush, then close
+  bool linger_ = false;     // input may still be arriving: drain it before closing
+  bool timed_out_ = false;  // the watchdog fired
+  bool done_ = false;
+};
+
+/// Serves `c` on one of its worker's parked runner coroutines, or a new one (runners.cpp).
+void serve_on_runner(worker& w, connection* c);
+/// Ends the parked runners: shutting down, they would keep the io_context busy.
+void end_idle_runners(worker& w);
+
+}  // namespace coronet::http::detail

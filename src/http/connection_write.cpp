@@ -1,0 +1,147 @@
+// The writing half of a server connection: answers are serialized into the exchange's queue
+// as they are made, and the queue goes out with one gather write once the input is drained
+// (or a streamed answer, or the pending-output limit, needs it sooner).
+#include "connection.hpp"
+#include "serializer.hpp"
+
+#include <coronet/http/body_writer.hpp>
+
+#include <asio/write.hpp>
+
+#include <cstdio>
+
+namespace coronet::http::detail {
+
+namespace {
+
+using coronet::detail::use_nothrow;
+
+// A small body is cheaper to copy behind its head than to give its own iovec; a large one is
+// moved and gathered without a copy.
+constexpr std::size_t inline_body_max = 1024;
+
+// Drops the first n bytes of a buffer sequence held in a vector.
+void consume(std::vector<asio::const_buffer>& bufs, std::size_t n) {
+  std::size_t i = 0;
+  while (i < bufs.size() && n >= bufs[i].size()) n -= bufs[i++].size();
+  bufs.erase(bufs.begin(), bufs.begin() + static_cast<std::ptrdiff_t>(i));
+  if (!bufs.empty()) bufs.front() += n;
+}
+
+}  // namespace
+
+void connection::queue(const request& req, response& res, bool keep, bool streamed) {
+  using body_kind = framing::body_kind;
+  const auto code = static_cast<unsigned>(res.status);
+  framing f{.keep_alive = keep, .http10 = req.version == 10};
+  if (code < 200 || code == 204 || code == 304) {
+    f.body = body_kind::none;
+  } else if (streamed) {
+    // HTTP/1.0 has no chunked coding: the body ends when the connection does.
+    f.body = req.version >= 11 ? body_kind::chunked : body_kind::until_close;
+  } else {
+    f.content_length = res.body.size();
+  }
+  const bool with_body = f.body == body_kind::length && req.method != "HEAD";
+  const bool inline_body = with_body && res.body.size() <= inline_body_max;
+
+  auto& out = ex_->next_out();
+  if (!write_response_head(out.head, code, worker_.preamble(state_->options.server_name), res.headers,
+                           f, inline_body ? std::string_view(res.body) : std::string_view())) {
+    // A field that could split the response: send none of it.
+    --ex_->out_count;
+    res = response::text("Internal Server Error\n", http::status::internal_server_error);
+    queue(req, res, keep, false);
+    return;
+  }
+  ex_->out_bytes += out.head.size();
+  if (with_body && !inline_body) {
+    out.body = std::move(res.body);
+    ex_->out_bytes += out.body.size();
+  }
+}
+
+asio::awaitable<bool> connection::flush() {
+  if (!ex_ || ex_->out_count == 0) co_return true;
+  auto& gather = ex_->gather;
+  gather.clear();
+  for (std::size_t i = 0; i < ex_->out_count; ++i) {
+    const auto& p = ex_->out[i];
+    gather.emplace_back(p.head.data(), p.head.size());
+    if (!p.body.empty()) gather.emplace_back(p.body.data(), p.body.size());
+  }
+  const auto ec = co_await write_now(gather);
+  ex_->out_count = 0;
+  ex_->out_bytes = 0;
+  co_return !ec;
+}
+
+// Writes a buffer sequence: first one non-blocking writev (usually all of it, without
+// suspending), then an async write for what the socket did not take, under write_timeout.
+asio::awaitable<std::error_code> connection::write_now(std::vector<asio::const_buffer>& bufs) {
+  std::size_t total = 0;
+  for (const auto& b : bufs) total += b.size();
+  std::error_code ec;
+  // One buffer goes out with send(), cheaper than sendmsg() with a one-entry iovec.
+  const auto n = bufs.size() == 1 ? socket_.write_some(bufs.front(), ec) : socket_.write_some(bufs, ec);
+  if (ec && ec != asio::error::would_block) co_return ec;
+  if (n == total) co_return std::error_code{};
+  consume(bufs, n);
+  const auto before = phase_;
+  const auto deadline = watchdog_.deadline();
+  phase_ = phase::writing;
+  set_timeout(state_->options.write_timeout);
+  auto [wec, written] = co_await asio::async_write(socket_, bufs, use_nothrow);
+  (void)written;
+  if (timed_out_) co_return asio::error::timed_out;
+  phase_ = before;
+  watchdog_.expires_at(deadline);
+  co_return wec;
+}
+
+class connection::chunk_writer final : public body_writer {
+ public:
+  chunk_writer(connection& c, bool chunked) : c_(c), chunked_(chunked) {}
+  asio::awaitable<std::error_code> write(std::string_view data) override {
+    if (failed_) co_return failed_;
+    if (data.empty()) co_return std::error_code{};
+    char size_line[24];
+    const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+    std::vector<asio::const_buffer> bufs;
+    if (chunked_) bufs.emplace_back(size_line, static_cast<std::size_t>(n));
+    bufs.emplace_back(data.data(), data.size());
+    if (chunked_) bufs.emplace_back("\r\n", 2);
+    failed_ = co_await c_.write_now(bufs);
+    c_.phase_ = phase::handling;
+    c_.watchdog_.disarm();
+    co_return failed_;
+  }
+  std::error_code failed_;
+
+ private:
+  connection& c_;
+  bool chunked_;
+};
+
+asio::awaitable<bool> connection::stream(request& req, response& res, bool keep) {
+  const bool chunked = req.version >= 11;
+  if (!chunked) keep = false;
+  queue(req, res, keep, true);
+  if (!co_await flush()) co_return false;
+  if (req.method == "HEAD") co_return keep;
+  chunk_writer writer(*this, chunked);
+  try {
+    co_await res.stream(writer);
+  } catch (...) {
+    // The head is gone already: ending without the last chunk tells the client it failed.
+    co_return false;
+  }
+  if (writer.failed_) co_return false;
+  if (chunked) {
+    std::vector<asio::const_buffer> last{asio::buffer("0\r\n\r\n", 5)};
+    if (co_await write_now(last)) co_return false;
+  }
+  co_return keep;
+}
+
+}  // namespace coronet::http::detail

@@ -1,0 +1,58 @@
+// The coroutines that serve connections. A runner serves one connection until it is idle or
+// closed, then parks until the next: a connection with bytes to serve takes a parked runner
+// (no coroutine frame allocated), and an idle connection holds none.
+#include "connection.hpp"
+
+namespace coronet::http::detail {
+
+namespace {
+
+asio::awaitable<void> runner(worker& w, parked_runner& slot, connection* c) {
+  while (c != nullptr) {
+    {
+      // The worker lives in the server's state; the connection may be its last owner.
+      const auto keep = c->state();
+      co_await connection::run(c->shared_from_this());
+      if (w.runners_closed || w.idle_runners.size() >= worker::max_idle_runners) {
+        w.spare_runners.push_back(&slot);
+        co_return;
+      }
+    }
+    // Not the last owner: a server being destroyed has closed the runners (above) first.
+    c = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(connection*)>(
+        [&w, &slot](auto handler) {
+          slot.park(std::move(handler));
+          w.idle_runners.push_back(&slot);
+        },
+        asio::use_awaitable);
+  }
+}
+
+}  // namespace
+
+void serve_on_runner(worker& w, connection* c) {
+  if (!w.idle_runners.empty()) {
+    auto* r = w.idle_runners.back();
+    w.idle_runners.pop_back();
+    r->resume(c);
+    return;
+  }
+  parked_runner* slot;
+  if (w.spare_runners.empty()) {
+    slot = w.runners.emplace_back(std::make_unique<parked_runner>()).get();
+  } else {
+    slot = w.spare_runners.back();
+    w.spare_runners.pop_back();
+  }
+  // runner() catches nothing but returns its slot itself: the worker may be gone by the end.
+  asio::co_spawn(w.ctx, runner(w, *slot, c), asio::detached);
+}
+
+void end_idle_runners(worker& w) {
+  w.runners_closed = true;
+  auto idle = std::move(w.idle_runners);
+  w.idle_runners.clear();
+  for (auto* r : idle) r->resume(nullptr);
+}
+
+}  // namespace coronet::http::detail
