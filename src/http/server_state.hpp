@@ -3,6 +3,7 @@
 // only touched on its own context's thread.
 #pragma once
 
+#include "acceptor_set.hpp"
 #include "date.hpp"
 #include "drained_read.hpp"
 #include "parser.hpp"
@@ -78,7 +79,6 @@ struct worker {
 
   asio::io_context& ctx;
   reactor& io_reactor;
-  std::optional<asio::ip::tcp::acceptor> acceptor;
   date_cache date;
   std::unordered_set<connection*> connections;
   std::vector<std::unique_ptr<exchange>> spare;
@@ -127,10 +127,10 @@ struct server_state {
 
   router routes;
   server_options options;
-  std::vector<std::unique_ptr<worker>> workers;
+  std::vector<std::unique_ptr<worker>> workers;  // one per runtime context, in its order
+  coronet::detail::acceptor_set acceptors;
   std::atomic<std::size_t> live{0};
   std::atomic<bool> draining{false};
-  std::uint16_t port = 0;
 
   [[nodiscard]] parse_limits limits() const noexcept {
     return {options.max_header_bytes, options.max_body_bytes};
