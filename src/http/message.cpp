@@ -84,17 +84,6 @@ std::optional<std::string_view> fields::get(std::string_view name) const noexcep
   return std::nullopt;
 }
 
-std::string_view request::path() const noexcept {
-  std::string_view t = target;
-  return t.substr(0, t.find('?'));
-}
-
-std::string_view request::query() const noexcept {
-  std::string_view t = target;
-  const auto q = t.find('?');
-  return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
-}
-
 std::string_view request::param(std::string_view name) const noexcept {
   for (const auto& [key, value] : params) {
     if (key == name) return value;

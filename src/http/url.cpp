@@ -77,17 +77,6 @@ bool set_target(std::string_view t, url& u) {
 
 }  // namespace
 
-std::string_view url::path() const noexcept {
-  std::string_view t = target;
-  return t.substr(0, t.find('?'));
-}
-
-std::string_view url::query() const noexcept {
-  std::string_view t = target;
-  const auto q = t.find('?');
-  return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
-}
-
 std::string url::authority() const {
   // Built with append: GCC 12 warns falsely (-Wrestrict) about "[" + host + "]".
   std::string a;

@@ -69,6 +69,16 @@ enum class status : std::uint16_t {
   return reason_phrase(static_cast<unsigned>(s));
 }
 
+/// The path of a request-target: up to '?' ("/a/b" of "/a/b?x=1").
+[[nodiscard]] constexpr std::string_view target_path(std::string_view target) noexcept {
+  return target.substr(0, target.find('?'));
+}
+/// The query of a request-target: after '?', without it; empty when there is none.
+[[nodiscard]] constexpr std::string_view target_query(std::string_view target) noexcept {
+  const auto q = target.find('?');
+  return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+}
+
 /// ASCII case-insensitive equality, as header names compare.
 [[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
 
@@ -114,9 +124,9 @@ struct request {
   std::vector<std::pair<std::string, std::string>> params;
 
   /// The target up to '?'.
-  [[nodiscard]] std::string_view path() const noexcept;
+  [[nodiscard]] std::string_view path() const noexcept { return target_path(target); }
   /// The target after '?', without it; empty when there is none.
-  [[nodiscard]] std::string_view query() const noexcept;
+  [[nodiscard]] std::string_view query() const noexcept { return target_query(target); }
   /// A path parameter by name; empty when the route has none of that name.
   [[nodiscard]] std::string_view param(std::string_view name) const noexcept;
 

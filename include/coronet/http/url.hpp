@@ -8,6 +8,7 @@
 #pragma once
 
 #include <coronet/http/client_error.hpp>
+#include <coronet/http/message.hpp>
 
 #include <cstdint>
 #include <string>
@@ -20,8 +21,8 @@ struct url {
   std::uint16_t port = 80;
   std::string target = "/"; ///< path and query as sent in the request line: "/a/b?x=1"
 
-  [[nodiscard]] std::string_view path() const noexcept;
-  [[nodiscard]] std::string_view query() const noexcept;
+  [[nodiscard]] std::string_view path() const noexcept { return target_path(target); }
+  [[nodiscard]] std::string_view query() const noexcept { return target_query(target); }
   /// True for a bracketed IPv6 literal.
   [[nodiscard]] bool ipv6() const noexcept { return host.find(':') != std::string::npos; }
   /// The Host header value: host, brackets for IPv6, and ":port" unless it is 80.
