@@ -1,0 +1,60 @@
+// src/http/head_validator: the request-head shapes RFC 9112 forbids, whatever llhttp accepts.
+#include "http/head_validator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+
+using coronet::http::detail::head_validator;
+
+namespace {
+
+// Feeds `head` one byte at a time and whole: both must agree.
+bool valid(std::string_view head, std::string* reason = nullptr) {
+  head_validator whole;
+  const bool ok = whole.feed(head);
+  head_validator bytes;
+  bool ok_bytes = true;
+  for (const char c : head) ok_bytes = bytes.feed(std::string_view(&c, 1)) && ok_bytes;
+  EXPECT_EQ(ok, ok_bytes) << head;
+  if (!ok && reason) *reason = whole.reason();
+  return ok;
+}
+
+TEST(http_head_validator, accepts_an_ordinary_head_in_any_pieces) {
+  EXPECT_TRUE(valid("GET /a HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n"));
+  EXPECT_TRUE(valid("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")) << "empty lines before the request line";
+  EXPECT_TRUE(valid("GET / HTTP/1.1\r\nX-Tab: a\tb\r\n\r\n")) << "whitespace inside a value";
+}
+
+TEST(http_head_validator, refuses_line_bytes_out_of_place) {
+  std::string why;
+  EXPECT_FALSE(valid(std::string("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", 29), &why));
+  EXPECT_EQ(why, "NUL byte in request head");
+  EXPECT_FALSE(valid("GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", &why));
+  EXPECT_EQ(why, "bare CR in request head");
+  EXPECT_FALSE(valid("GET / HTTP/1.1\nHost: a\r\n\r\n", &why));
+  EXPECT_EQ(why, "bare LF in request head");
+}
+
+TEST(http_head_validator, refuses_folding_and_whitespace_around_names) {
+  std::string why;
+  EXPECT_FALSE(valid("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", &why));
+  EXPECT_EQ(why, "obsolete line folding in request head");
+  EXPECT_FALSE(valid("GET / HTTP/1.1\r\nHost : a\r\n\r\n", &why));
+  EXPECT_EQ(why, "whitespace in or before a header field name");
+  EXPECT_FALSE(valid("GET / HTTP/1.1\r\n: a\r\n\r\n", &why));
+  EXPECT_EQ(why, "empty header field name");
+}
+
+TEST(http_head_validator, stays_failed_and_stops_at_the_end_of_the_head) {
+  head_validator v;
+  EXPECT_FALSE(v.feed("GET / HTTP/1.1\nX"));
+  EXPECT_FALSE(v.feed("\r\n\r\n"));
+  v.reset();
+  // After the empty line, body bytes are not the validator's business.
+  EXPECT_TRUE(v.feed(std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n\n\0\r", 30)));
+}
+
+}  // namespace
