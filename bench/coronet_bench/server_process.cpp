@@ -7,6 +7,7 @@
 
 #include "bench.grpc.pb.h"
 #include "hello.grpc.pb.h"
+#include "rpc/greeters.hpp"
 
 #include <grpcpp/grpcpp.h>
 
@@ -41,23 +42,9 @@ bool write_all(int fd, std::string_view data) {
 
 namespace {
 
-
-asio::awaitable<grpc::Status> say_hello(grpc::CallbackServerContext&, const Greeting& req,
-                                        Greeting& resp) {
-  resp.set_message(reply_text(req.message()));
-  co_return grpc::Status::OK;
-}
-
-// HelloWorld on grpc++'s callback API, answering inline: the same as bench/rpc/raw_server.cpp.
-class raw_greeter final : public HelloWorld::CallbackService {
-  grpc::ServerUnaryReactor* SayHello(grpc::CallbackServerContext* ctx, const Greeting* req,
-                                     Greeting* resp) override {
-    resp->set_message(reply_text(req->message()));
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-};
+using bench::raw_greeter;
+using bench::reply_text;
+using bench::say_hello;
 
 http::router bench_routes() {
   http::router routes;

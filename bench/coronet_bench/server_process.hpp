@@ -3,6 +3,8 @@
 // answering the load side's questions about its CPU time over a pipe.
 #pragma once
 
+#include "rpc/greeters.hpp"
+
 #include <sched.h>
 #include <sys/types.h>
 
@@ -14,7 +16,7 @@
 namespace coronet_bench {
 
 /// What every server answers to a Greeting: "hello " + its message.
-inline std::string reply_text(const std::string& message) { return "hello " + message; }
+using bench::reply_text;
 
 /// Writes all of `data` to `fd`; false on an error.
 bool write_all(int fd, std::string_view data);

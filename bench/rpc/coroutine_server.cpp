@@ -7,6 +7,7 @@
 // --inline-start binds SayHello with {.inline_start = true}: the handler, which never
 // suspends, then runs whole on the gRPC thread that delivered the call.
 #include "builder_flags.hpp"
+#include "greeters.hpp"
 
 #include <coronet/rpc/server.hpp>
 #include <coronet/runtime.hpp>
@@ -16,16 +17,6 @@
 #include <cstring>
 #include <iostream>
 #include <string>
-
-namespace {
-
-asio::awaitable<grpc::Status> say_hello(grpc::CallbackServerContext&, const Greeting& req,
-                                        Greeting& resp) {
-  resp.set_message("hello " + req.message());
-  co_return grpc::Status::OK;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:50051";
@@ -52,7 +43,7 @@ int main(int argc, char** argv) {
   }
   coronet::runtime rt({.threads = threads, .batch_scheduling = batch});
   coronet::rpc::service<HelloWorld> greeter;
-  greeter.handle("SayHello", &say_hello, {.inline_start = inline_start});
+  greeter.handle("SayHello", &bench::say_hello, {.inline_start = inline_start});
   coronet::rpc::server server(rt, {.health_service = false,
                                    .reflection = false,
                                    .configure = [&](grpc::ServerBuilder& b) { flags.apply(b); }});

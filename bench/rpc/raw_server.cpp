@@ -3,7 +3,7 @@
 //
 //     rpc-raw-server --listen 127.0.0.1:50051 [--arg NAME=VALUE]... [--max-threads N]
 #include "builder_flags.hpp"
-#include "hello.grpc.pb.h"
+#include "greeters.hpp"
 
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
@@ -12,20 +12,6 @@
 #include <cstring>
 #include <iostream>
 #include <string>
-
-namespace {
-
-class greeter final : public HelloWorld::CallbackService {
-  grpc::ServerUnaryReactor* SayHello(grpc::CallbackServerContext* ctx, const Greeting* req,
-                                     Greeting* resp) override {
-    resp->set_message("hello " + req->message());
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-};
-
-}  // namespace
 
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:50051";
@@ -38,7 +24,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  greeter service;
+  bench::raw_greeter service;
   grpc::ServerBuilder builder;
   flags.apply(builder);
   int port = 0;
