@@ -15,6 +15,7 @@
 #include <coronet/http/url.hpp>
 #if CORONET_HAS_GRPC
 #include <coronet/rpc/client.hpp>
+#include <coronet/rpc/method_options.hpp>
 #include <coronet/rpc/server.hpp>
 #include <coronet/rpc/service.hpp>
 #include <coronet/rpc/stream.hpp>

@@ -1,0 +1,341 @@
+// The machinery behind coronet::rpc::service: the reactors that run a coroutine handler
+// for each kind of RPC, the traits that read a handler's kind and message types from its
+// parameter list, and the binding the server sees. Users never name anything here.
+#pragma once
+
+#include <coronet/rpc/detail/call_pool.hpp>
+#include <coronet/rpc/detail/pending_op.hpp>
+#include <coronet/rpc/method_options.hpp>
+#include <coronet/rpc/stream.hpp>
+
+#include <asio/awaitable.hpp>
+#include <asio/bind_allocator.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+
+#include <grpcpp/impl/codegen/server_callback_handlers.h>
+#include <grpcpp/impl/service_type.h>
+#include <grpcpp/support/server_callback.h>
+#include <grpcpp/support/status.h>
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace google::protobuf {
+class Descriptor;
+}
+
+namespace coronet::rpc {
+
+namespace detail {
+
+enum class method_kind { unary, server_streaming, client_streaming, bidi };
+
+/// Index of `method` in the generated service `service_name`, after checking that the
+/// .proto declares it with this kind and these message types. Throws std::invalid_argument.
+int method_index(const char* service_name, std::string_view method, method_kind kind,
+                 const google::protobuf::Descriptor* request,
+                 const google::protobuf::Descriptor* response);
+
+/// Where a new call's handler runs: an executor of the server's runtime and the call pool
+/// of that executor's io_context.
+struct call_site {
+  asio::io_context::executor_type executor;
+  call_pool* pool;
+};
+
+/// Supplies each new call with its call_site (set by the server).
+using call_site_source = std::function<call_site()>;
+
+// What the four reactors share: starting the handler on its io thread (a call_pool worker
+// runs it), its cancellation, and the reference count that keeps the reactor alive until
+// gRPC (OnDone), the handler's worker (complete) and every posted cancellation step have
+// all let go. The reactor is thus never freed before OnDone.
+template <class Reactor>
+class call_reactor : public Reactor, public pooled_call {
+ public:
+  call_reactor(call_site site, method_options options)
+      : ex_(std::move(site.executor)), pool_(site.pool), inline_start_(options.inline_start) {}
+  call_reactor(const call_reactor&) = delete;
+  call_reactor& operator=(const call_reactor&) = delete;
+
+  void OnCancel() override {
+    asio::post(ex_, [ref = hold()] {
+      if (auto* c = ref.self->canceller) c->emit(asio::cancellation_type::terminal);
+    });
+  }
+  void OnDone() override { release(); }
+  // Every reaction of a coronet reactor only counts down or posts to the handler's
+  // executor; none blocks or runs user code. That is what grpc++ asks of a reactor whose
+  // reactions may run inline on the thread that completes an operation, rather than
+  // being handed to gRPC's executor threads (one more thread wake-up per call: for unary
+  // calls 1.51 schedules every OnDone that way otherwise). grpc++'s own DefaultReactor
+  // says the same of itself.
+  bool InternalInlineable() override { return true; }
+
+  void complete(grpc::Status status) noexcept override {
+    this->Finish(std::move(status));
+    release();
+  }
+
+ protected:
+  // Starts the handler: inline (a parked worker runs it on this gRPC thread until it
+  // suspends) or by handing the call to a worker on the handler's io thread. Called last
+  // in the reactor's constructor: gRPC binds the reactor, and only then may call OnCancel
+  // or OnDone, after this returns, so the inline part never races them. When handed over,
+  // the handler is called on the io thread, so its coroutine frame is allocated and freed
+  // there; the one allocation made here, the posted operation, lives in the reactor
+  // (launch_allocator).
+  void launch() {
+    if (inline_start_) {
+      pool_->serve(*this);
+      return;
+    }
+    asio::post(ex_, asio::bind_allocator(launch_allocator<void>{launch_storage_},
+                                         [start = starter{this}]() mutable {
+                                           auto* self = std::exchange(start.self, nullptr);
+                                           self->pool_->serve(*self);
+                                         }));
+  }
+
+ private:
+  struct reference {
+    call_reactor* self;
+    explicit reference(call_reactor* s) noexcept : self(s) {}
+    reference(reference&& other) noexcept : self(std::exchange(other.self, nullptr)) {}
+    reference& operator=(reference&&) = delete;
+    ~reference() {
+      if (self) self->release();
+    }
+  };
+
+  // The posted start of the call. Should it be destroyed without running (its io_context
+  // destroyed first), it still finishes the call, so the server's shutdown is never left
+  // waiting.
+  struct starter {
+    call_reactor* self;
+    explicit starter(call_reactor* s) noexcept : self(s) {}
+    starter(starter&& other) noexcept : self(std::exchange(other.self, nullptr)) {}
+    starter& operator=(starter&&) = delete;
+    ~starter() {
+      if (self) self->complete(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server stopped"));
+    }
+  };
+
+  // Storage for the one posted operation that starts the call; the allocator falls back to
+  // the heap should a larger or a second operation ask for it.
+  struct alignas(std::max_align_t) launch_buffer {
+    std::byte bytes[128];
+    bool used = false;
+  };
+  template <class T>
+  struct launch_allocator {
+    using value_type = T;
+    launch_buffer& buffer;
+    template <class U>
+    launch_allocator(const launch_allocator<U>& other) noexcept : buffer(other.buffer) {}
+    explicit launch_allocator(launch_buffer& b) noexcept : buffer(b) {}
+    T* allocate(std::size_t n) {
+      if (!buffer.used && n * sizeof(T) <= sizeof(buffer.bytes) &&
+          alignof(T) <= alignof(launch_buffer)) {
+        buffer.used = true;
+        return reinterpret_cast<T*>(buffer.bytes);
+      }
+      return std::allocator<T>().allocate(n);
+    }
+    void deallocate(T* p, std::size_t n) noexcept {
+      if (reinterpret_cast<std::byte*>(p) == buffer.bytes) {
+        buffer.used = false;
+      } else {
+        std::allocator<T>().deallocate(p, n);
+      }
+    }
+    template <class U>
+    bool operator==(const launch_allocator<U>& other) const noexcept {
+      return &buffer == &other.buffer;
+    }
+  };
+
+  reference hold() noexcept {
+    refs_.fetch_add(1, std::memory_order_relaxed);
+    return reference(this);
+  }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  asio::io_context::executor_type ex_;  // concrete: posting through it needs no type erasure
+  call_pool* pool_;
+  bool inline_start_;
+  launch_buffer launch_storage_;
+  std::atomic<int> refs_{2};  // gRPC's until OnDone, the handler's worker's until complete
+};
+
+template <class Request, class Response, class Handler>
+class unary_reactor final : public call_reactor<grpc::ServerUnaryReactor> {
+ public:
+  unary_reactor(call_site site, method_options options, Handler& handler,
+                grpc::CallbackServerContext* ctx, const Request* request, Response* response)
+      : call_reactor(std::move(site), options),
+        handler_(handler),
+        ctx_(*ctx),
+        request_(*request),
+        response_(*response) {
+    launch();
+  }
+  asio::awaitable<grpc::Status> run() override { return handler_(ctx_, request_, response_); }
+
+ private:
+  Handler& handler_;
+  grpc::CallbackServerContext& ctx_;
+  const Request& request_;
+  Response& response_;
+};
+
+template <class Request, class Response, class Handler>
+class write_reactor final : public call_reactor<grpc::ServerWriteReactor<Response>>,
+                            public write_port<Response> {
+ public:
+  write_reactor(call_site site, method_options options, Handler& handler,
+                grpc::CallbackServerContext* ctx, const Request* request)
+      : call_reactor<grpc::ServerWriteReactor<Response>>(std::move(site), options),
+        handler_(handler),
+        ctx_(*ctx),
+        request_(*request),
+        writer_(*this) {
+    this->launch();
+  }
+  asio::awaitable<grpc::Status> run() override { return handler_(ctx_, request_, writer_); }
+  void start_write(const Response* message) override { this->StartWrite(message); }
+  void OnWriteDone(bool ok) override {
+    this->write_failed = !ok;
+    this->write_op.complete(ok);
+  }
+
+ private:
+  Handler& handler_;
+  grpc::CallbackServerContext& ctx_;
+  const Request& request_;
+  server_writer<Response> writer_;
+};
+
+template <class Request, class Response, class Handler>
+class read_reactor final : public call_reactor<grpc::ServerReadReactor<Request>>,
+                           public read_port<Request> {
+ public:
+  read_reactor(call_site site, method_options options, Handler& handler,
+               grpc::CallbackServerContext* ctx, Response* response)
+      : call_reactor<grpc::ServerReadReactor<Request>>(std::move(site), options),
+        handler_(handler),
+        ctx_(*ctx),
+        response_(*response),
+        reader_(*this) {
+    this->launch();
+  }
+  asio::awaitable<grpc::Status> run() override { return handler_(ctx_, reader_, response_); }
+  void start_read(Request* message) override { this->StartRead(message); }
+  void OnReadDone(bool ok) override {
+    this->read_ended = !ok;
+    this->read_op.complete(ok);
+  }
+
+ private:
+  Handler& handler_;
+  grpc::CallbackServerContext& ctx_;
+  Response& response_;
+  server_reader<Request> reader_;
+};
+
+template <class Request, class Response, class Handler>
+class bidi_reactor final : public call_reactor<grpc::ServerBidiReactor<Request, Response>>,
+                           public read_port<Request>,
+                           public write_port<Response> {
+ public:
+  bidi_reactor(call_site site, method_options options, Handler& handler,
+               grpc::CallbackServerContext* ctx)
+      : call_reactor<grpc::ServerBidiReactor<Request, Response>>(std::move(site), options),
+        handler_(handler),
+        ctx_(*ctx),
+        stream_(*this, *this) {
+    this->launch();
+  }
+  asio::awaitable<grpc::Status> run() override { return handler_(ctx_, stream_); }
+  void start_read(Request* message) override { this->StartRead(message); }
+  void start_write(const Response* message) override { this->StartWrite(message); }
+  void OnReadDone(bool ok) override {
+    this->read_ended = !ok;
+    this->read_op.complete(ok);
+  }
+  void OnWriteDone(bool ok) override {
+    this->write_failed = !ok;
+    this->write_op.complete(ok);
+  }
+
+ private:
+  Handler& handler_;
+  grpc::CallbackServerContext& ctx_;
+  server_stream<Request, Response> stream_;
+};
+
+// What a handler's parameter list says about the RPC it serves.
+template <class... Params>
+struct handler_shape;
+
+template <class Request, class Response>
+struct handler_shape<grpc::CallbackServerContext&, const Request&, Response&> {
+  static constexpr auto kind = method_kind::unary;
+  using request = Request;
+  using response = Response;
+};
+template <class Request, class Response>
+struct handler_shape<grpc::CallbackServerContext&, const Request&, server_writer<Response>&> {
+  static constexpr auto kind = method_kind::server_streaming;
+  using request = Request;
+  using response = Response;
+};
+template <class Request, class Response>
+struct handler_shape<grpc::CallbackServerContext&, server_reader<Request>&, Response&> {
+  static constexpr auto kind = method_kind::client_streaming;
+  using request = Request;
+  using response = Response;
+};
+template <class Request, class Response>
+struct handler_shape<grpc::CallbackServerContext&, server_stream<Request, Response>&> {
+  static constexpr auto kind = method_kind::bidi;
+  using request = Request;
+  using response = Response;
+};
+
+template <class F>
+struct handler_traits : handler_traits<decltype(&F::operator())> {};
+template <class C, class R, class... P>
+struct handler_traits<R (C::*)(P...) const> : handler_shape<P...> {};
+template <class C, class R, class... P>
+struct handler_traits<R (C::*)(P...)> : handler_shape<P...> {};
+template <class R, class... P>
+struct handler_traits<R (*)(P...)> : handler_shape<P...> {};
+
+/// The part of a service the server sees: the grpc::Service to register, and where to take
+/// executors from.
+class service_binding {
+ public:
+  virtual grpc::Service& native() noexcept = 0;
+  void set_call_site_source(call_site_source source) { next_site_ = std::move(source); }
+
+ protected:
+  ~service_binding() = default;
+  call_site next_site() const { return next_site_(); }
+
+ private:
+  call_site_source next_site_;
+};
+
+}  // namespace detail
+
+}  // namespace coronet::rpc
