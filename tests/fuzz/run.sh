@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
-# Runs the HTTP request fuzzer for a bounded time:  tests/fuzz/run.sh BUILD_DIR SECONDS
-# Configures BUILD_DIR with clang, -Dfuzzing=true and sanitizers if it is not configured yet,
-# builds only the fuzz target, and fuzzes with the seed corpus. New inputs go to
-# BUILD_DIR/fuzz-corpus (the seeds in tests/fuzz/corpus are never written); a crash is saved
-# under BUILD_DIR/fuzz-artifacts/ and makes this script fail.
+# Runs one HTTP fuzzer for a bounded time:  tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET]
+# TARGET is `request` (the server's request parser, the default) or `response` (the client's
+# response parser). Configures BUILD_DIR with clang, -Dfuzzing=true and sanitizers if it is
+# not configured yet, builds only that fuzz target, and fuzzes with its seed corpus
+# (tests/fuzz/corpus, tests/fuzz/corpus-response). New inputs go to BUILD_DIR/fuzz-corpus
+# (request) or BUILD_DIR/fuzz-corpus-response (response), so each target grows its own and
+# the seeds are never written; a crash is saved under BUILD_DIR/fuzz-artifacts/TARGET- and
+# makes this script fail.
 # Asio 1.22 only detects clang's coroutines with libc++'s <experimental/coroutine>; with
 # libstdc++ they are there all the same, hence ASIO_HAS_CO_AWAIT. clang 14's
 # -fsanitize=function emits assembly it cannot assemble for split coroutines ("Cannot
 # represent a difference across sections"): that one UBSan check is left out.
-# Extra arguments after SECONDS go to libFuzzer (e.g. -jobs=2 -workers=2).
+# Extra arguments after SECONDS (and TARGET) go to libFuzzer (e.g. -jobs=2 -workers=2).
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
-  echo "usage: $0 BUILD_DIR SECONDS [libFuzzer flags...]" >&2
+  echo "usage: $0 BUILD_DIR SECONDS [request|response] [libFuzzer flags...]" >&2
   exit 2
 fi
 build=$1 seconds=$2
 shift 2
+target=request
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then  # a third argument that is not a flag
+  target=$1
+  shift
+fi
+case "$target" in
+  request) corpus_suffix= ;;
+  response) corpus_suffix=-response ;;
+  *) echo "$0: unknown fuzz target '$target' (request or response)" >&2; exit 2 ;;
+esac
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 if [ ! -f "$build/build.ninja" ]; then
@@ -27,13 +40,14 @@ if [ ! -f "$build/build.ninja" ]; then
     >"$build.setup.log" 2>&1 \
     || { cat "$build.setup.log"; exit 1; }
 fi
-ninja -C "$build" tests/fuzz/http_request_fuzzer >"$build.build.log" 2>&1 \
+ninja -C "$build" "tests/fuzz/http_${target}_fuzzer" >"$build.build.log" 2>&1 \
   || { tail -40 "$build.build.log"; exit 1; }
 
-mkdir -p "$build/fuzz-corpus" "$build/fuzz-artifacts"
+corpus="$build/fuzz-corpus$corpus_suffix"
+mkdir -p "$corpus" "$build/fuzz-artifacts"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-exec "$build/tests/fuzz/http_request_fuzzer" \
+exec "$build/tests/fuzz/http_${target}_fuzzer" \
   -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=4096 -timeout=10 \
-  -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1 "$@" \
-  "$build/fuzz-corpus" "$root/tests/fuzz/corpus"
+  -artifact_prefix="$build/fuzz-artifacts/$target-" -print_final_stats=1 "$@" \
+  "$corpus" "$root/tests/fuzz/corpus$corpus_suffix"
