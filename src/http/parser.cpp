@@ -59,6 +59,8 @@ const llhttp_settings_t basic_parser<IsRequest>::settings_ = [] {
   s.on_headers_complete = &on_headers_complete;
   s.on_body = &on_body;
   s.on_message_complete = &on_message_complete;
+  s.on_chunk_extension_name = &on_chunk_extension;
+  s.on_chunk_extension_value = &on_chunk_extension;
   return s;
 }();
 
@@ -202,8 +204,14 @@ template <bool IsRequest>
 bool basic_parser<IsRequest>::count_trailer(std::size_t n) {
   trailer_bytes_ += n;
   if (trailer_bytes_ <= limits_.max_header_bytes) return true;
-  reject(parse_error::head_too_large, IsRequest ? "request trailers too large" : "response trailers too large");
+  reject(parse_error::head_too_large, IsRequest ? "request trailers or chunk extensions too large"
+                                               : "response trailers or chunk extensions too large");
   return false;
+}
+
+template <bool IsRequest>
+int basic_parser<IsRequest>::on_chunk_extension(llhttp_t* p, const char*, std::size_t n) {
+  return self<IsRequest>(p).count_trailer(n) ? 0 : HPE_USER;
 }
 
 template <bool IsRequest>

@@ -5,9 +5,10 @@
 //
 // It pauses after a head that a body follows (so the server can check limits and
 // expectations before any body is read) and after each message (so pipelined messages are
-// handled in order while later bytes stay in the caller's buffer). Trailer fields count
-// against the head limit and are dropped: merged into the headers they would let a body
-// smuggle in fields the head never had.
+// handled in order while later bytes stay in the caller's buffer). Trailer fields and chunk
+// extensions count against the head limit (a peer must not stream them without end), and
+// are dropped: merged into the headers, trailers would let a body smuggle in fields the head
+// never had.
 //
 // Requests only: the raw head bytes also go through head_validator, exactly one Host is
 // required (RFC 9112 3.2). Responses only: interim 1xx answers are skipped, HEAD (and 204,
@@ -105,6 +106,7 @@ class basic_parser {
   static int on_headers_complete(llhttp_t* p);
   static int on_body(llhttp_t* p, const char* at, std::size_t n);
   static int on_message_complete(llhttp_t* p);
+  static int on_chunk_extension(llhttp_t* p, const char* at, std::size_t n);
   static const llhttp_settings_t settings_;
 
   result fail(parse_error e, std::string_view why, std::size_t consumed);
@@ -117,7 +119,7 @@ class basic_parser {
   message_type message_;
   head_validator validator_;  // requests only
   std::size_t head_bytes_ = 0;
-  std::size_t trailer_bytes_ = 0;
+  std::size_t trailer_bytes_ = 0;  // trailers and chunk extensions of the current message
   int version_ = 11;
   bool in_message_ = false;
   bool in_head_ = true;

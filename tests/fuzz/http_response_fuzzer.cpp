@@ -8,7 +8,7 @@
 //
 // Input layout: byte 0 picks the limits and the request kind, bytes 1..8 are the read sizes
 // (cycled), the rest is the stream.
-#include "http/response_parser.hpp"
+#include "http/parser.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -22,7 +22,7 @@
 namespace {
 
 using coronet::http::client_errc;
-using coronet::http::detail::response_limits;
+using response_limits = coronet::http::detail::parse_limits;
 using coronet::http::detail::response_parser;
 using event = response_parser::event;
 
@@ -56,7 +56,7 @@ void check(bool ok, const char* what) {
 }
 
 void check_error(const response_parser& p) {
-  const auto e = p.error();
+  const auto e = coronet::http::detail::errc_for(p.error());
   check(e == client_errc::protocol_error || e == client_errc::response_too_large ||
             e == client_errc::connection_closed,
         "error other than protocol_error, response_too_large or connection_closed");
@@ -107,7 +107,7 @@ outcome parse(std::string_view stream, const std::vector<std::size_t>& reads,
           check(r.ev == event::error, "finish() asked for more");
           check_error(p);
           out.failed = true;
-          out.error = p.error();
+          out.error = coronet::http::detail::errc_for(p.error());
         }
         return out;
       }
@@ -123,10 +123,14 @@ outcome parse(std::string_view stream, const std::vector<std::size_t>& reads,
         check(p.started(), "bytes fed but the response is not started");
         buffered = {};
         break;
+      case event::head_done:
+        check(p.head_done(), "head_done without a head");
+        buffered.remove_prefix(r.consumed);
+        break;
       case event::error:
         check_error(p);
         out.failed = true;
-        out.error = p.error();
+        out.error = coronet::http::detail::errc_for(p.error());
         return out;  // the client closes the connection: nothing after an error is parsed
       case event::message_done: {
         buffered.remove_prefix(r.consumed);

@@ -222,12 +222,6 @@ TEST_F(hostile_backend_test, body_over_max_body_bytes_is_response_too_large) {
 // client.hpp: max_header_bytes bounds the "status line plus header fields". A reason phrase
 // that never ends passes 4 KiB within milliseconds.
 TEST_F(hostile_backend_test, endless_status_line_stops_at_max_header_bytes) {
-  http::client probe(ctx_.get_executor(), {.request_timeout = 2s, .max_header_bytes = 4096});
-  if (get(probe, "/endless-status-line").error == errc::timeout) {
-    GTEST_SKIP() << "client bug: the status line is not counted against max_header_bytes "
-                    "(response_parser sets no on_status callback), so the call runs into "
-                    "request_timeout instead of failing with response_too_large";
-  }
   expect_failure_and_recovery("/endless-status-line", {.request_timeout = 2s, .max_header_bytes = 4096},
                               errc::response_too_large);
 }
@@ -236,12 +230,6 @@ TEST_F(hostile_backend_test, endless_status_line_stops_at_max_header_bytes) {
 // (the parser does not reset its count between them): "100 Continue" forever passes 4 KiB
 // within milliseconds.
 TEST_F(hostile_backend_test, endless_interim_responses_stop_at_max_header_bytes) {
-  http::client probe(ctx_.get_executor(), {.request_timeout = 2s, .max_header_bytes = 4096});
-  if (get(probe, "/endless-interim").error == errc::timeout) {
-    GTEST_SKIP() << "client bug: status lines of interim responses are not counted against "
-                    "max_header_bytes (response_parser sets no on_status callback), so endless "
-                    "100 Continue runs into request_timeout instead of response_too_large";
-  }
   expect_failure_and_recovery("/endless-interim", {.request_timeout = 2s, .max_header_bytes = 4096},
                               errc::response_too_large);
 }

@@ -177,3 +177,24 @@ TEST(http_client_parser, limits_are_enforced) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(http_client_parser, status_lines_interim_answers_and_chunk_extensions_count_as_head) {
+  const http::detail::parse_limits small{.max_header_bytes = 256, .max_body_bytes = 1024};
+  const auto reason = run("HTTP/1.1 200 " + std::string(1000, 'x') + "\r\n\r\n", 0, false, false, small);
+  EXPECT_TRUE(reason.failed);
+  EXPECT_EQ(reason.error, http::client_errc::response_too_large);
+  std::string interim;
+  for (int i = 0; i < 40; ++i) interim += "HTTP/1.1 100 Continue\r\n\r\n";
+  const auto endless = run(interim, 0, false, false, small);
+  EXPECT_TRUE(endless.failed);
+  EXPECT_EQ(endless.error, http::client_errc::response_too_large);
+  const auto extension = run("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;" +
+                                 std::string(1000, 'e') + "\r\na\r\n0\r\n\r\n",
+                             0, false, false, small);
+  EXPECT_TRUE(extension.failed);
+  EXPECT_EQ(extension.error, http::client_errc::response_too_large);
+}
+
+}  // namespace

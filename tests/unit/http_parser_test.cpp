@@ -190,6 +190,14 @@ TEST(http_parser, head_over_the_limit_is_431) {
             status::request_header_fields_too_large);
 }
 
+TEST(http_parser, chunk_extensions_without_end_are_431) {
+  const auto out = parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;" +
+                             std::string(300, 'e') + "\r\na\r\n0\r\n\r\n",
+                         {}, {.max_header_bytes = 100});
+  EXPECT_TRUE(out.failed);
+  EXPECT_EQ(out.error, status::request_header_fields_too_large);
+}
+
 TEST(http_parser, decoded_chunked_body_over_the_limit_is_413) {
   const auto out = parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                          "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n",
