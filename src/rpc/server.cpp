@@ -5,8 +5,13 @@
 
 #include "scheduling.hpp"
 
+#include "health_service.hpp"
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/ext/health_check_service_server_builder_option.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
+#include <grpcpp/impl/server_initializer.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
@@ -16,18 +21,59 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <functional>
 #include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace coronet::rpc {
 
 namespace {
 
-// gRPC reads the health switch when a server is built and keeps the reflection plugin in a
-// process-wide list: serialize builds so each server gets the health setting it asked for.
-std::mutex& build_mutex() {
-  static std::mutex m;
-  return m;
-}
+// The plugins of one server, settled as gRPC builds it. libgrpc++_reflection puts its plugin
+// into every builder of the process from the moment it is loaded, so no process-wide switch
+// can turn reflection off for one server; this option can:
+// - the reflection plugin is kept, added or removed as options.reflection says;
+// - the health registry learns the services the server advertises (the list reflection
+//   hands out) before the server starts, so none of them is NOT_FOUND once it is up.
+class plugins_option final : public grpc::ServerBuilderOption {
+ public:
+  /// `started` (may be empty) receives the names of the services the server advertises.
+  using services_callback = std::function<void(const std::vector<std::string>&)>;
+
+  plugins_option(bool reflection, services_callback started)
+      : reflection_(reflection), started_(std::move(started)) {}
+
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    constexpr std::string_view reflection_plugin = "proto_server_reflection";
+    std::erase_if(*plugins, [&](const auto& p) { return p->name() == reflection_plugin; });
+    if (reflection_) {
+      plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+    }
+    if (started_) plugins->push_back(std::make_unique<service_list>(std::move(started_)));
+  }
+
+ private:
+  class service_list final : public grpc::ServerBuilderPlugin {
+   public:
+    explicit service_list(services_callback started) : started_(std::move(started)) {}
+    std::string name() override { return "coronet_service_list"; }
+    // Called once every service and every plugin before this one (reflection) has
+    // registered its services, before the server starts.
+    void InitServer(grpc::ServerInitializer* si) override { started_(*si->GetServiceList()); }
+    void Finish(grpc::ServerInitializer*) override {}
+    void ChangeArguments(const std::string&, void*) override {}
+
+   private:
+    services_callback started_;
+  };
+
+  bool reflection_;
+  services_callback started_;
+};
 
 }  // namespace
 
@@ -95,14 +141,22 @@ void server::start() {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams);
   }
   for (const auto& [name, value] : options_.channel_args) builder.AddChannelArgument(name, value);
+  if (options_.health_service && !health_service_) {  // a start() that threw may come again
+    health_service_ = std::make_unique<detail::health_service>(health_);
+    add(health_service_->binding());
+  }
+  // gRPC's default health service is never built, per server (not through the process-wide
+  // EnableDefaultHealthCheckService): it has no protobuf descriptors, so reflection could
+  // list it but not describe it. coronet serves its own, health_service_.
+  builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
+  plugins_option::services_callback services_started;
+  if (options_.health_service) {
+    services_started = [this](const std::vector<std::string>& names) { health_.start(names); };
+  }
+  builder.SetOption(std::make_unique<plugins_option>(options_.reflection, services_started));
   if (options_.configure) options_.configure(builder);
   for (auto* s : services_) builder.RegisterService(s);
-  {
-    std::lock_guard lock(build_mutex());
-    grpc::EnableDefaultHealthCheckService(options_.health_service);
-    if (options_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-    server_ = builder.BuildAndStart();
-  }
+  server_ = builder.BuildAndStart();
   for (std::size_t i = 0; i < ports.size(); ++i) {
     if (server_ && ports[i] != 0) continue;
     server_.reset();
@@ -115,8 +169,13 @@ void server::start() {
 void server::shutdown_blocking(std::chrono::milliseconds drain_timeout) {
   if (!server_) return;
   const auto deadline = std::chrono::system_clock::now() + drain_timeout;
-  // Only the first caller shuts down; later ones wait in Wait() for the same end.
-  std::call_once(shutdown_once_, [&] { server_->Shutdown(deadline); });
+  // Only the first caller shuts down; later ones wait in Wait() for the same end. Health
+  // first: clients see NOT_SERVING, and the watches, which would otherwise run until the
+  // drain timeout cancels them, end at once.
+  std::call_once(shutdown_once_, [&] {
+    health_.shut_down();
+    server_->Shutdown(deadline);
+  });
   server_->Wait();
   // The calls are over: end the call pools' parked workers, which otherwise count as work
   // of their io_contexts.

@@ -1,23 +1,35 @@
 """coronet-demo on one port, spoken to by real clients: curl, python grpcio, and
 coronet-demo-client; the gateway route with a dead and a stalled backend; SIGTERM while
-requests are in flight.
+requests are in flight; the health service through stubs generated from its .proto, and
+server reflection describing every service, to a hand-written client and to buf curl.
 
 Usage: demo_test.py CORONET_DEMO CORONET_DEMO_CLIENT
 """
+import importlib
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
 import urllib.request
 
 import grpc
+from google.protobuf import descriptor_pb2
 
 CURL = os.environ.get("CURL", "curl")  # found by meson
+# buf (npm @bufbuild/buf): ./x test installs it under .tools/, where meson points this; else
+# one on PATH. The tests that need it skip without it.
+BUF = os.environ.get("CORONET_TEST_BUF", "")
+if not os.access(BUF, os.X_OK):
+    BUF = shutil.which("buf") or ""
+PROTO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "proto")
 
 DEMO = sys.argv[1]
 CLIENT = sys.argv[2]
@@ -254,6 +266,202 @@ class ShutdownTest(unittest.TestCase):
             self.assertIn(status, (200, 504), body)
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", demo.port), timeout=2).recv(1)
+
+
+def health_stubs():
+    """health_pb2 and health_pb2_grpc, generated now from proto/grpc/health/v1/health.proto
+    (Debian's grpcio has no grpc_health). The .proto is copied to a flat name first: a
+    grpc/health/v1 module path would collide with the grpc package itself."""
+    out = tempfile.mkdtemp(prefix="coronet-health-")
+    shutil.copy(os.path.join(PROTO_DIR, "grpc", "health", "v1", "health.proto"), out)
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I" + out, "--python_out=" + out,
+                    "--grpc_python_out=" + out, os.path.join(out, "health.proto")],
+                   check=True, capture_output=True, timeout=60)
+    sys.path.insert(0, out)
+    return importlib.import_module("health_pb2"), importlib.import_module("health_pb2_grpc")
+
+
+class HealthTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pb, cls.pb_grpc = health_stubs()
+        cls.demo = Demo()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.demo.stop()
+
+    def check(self, address, service):
+        with grpc.insecure_channel(address) as channel:
+            stub = self.pb_grpc.HealthStub(channel)
+            return stub.Check(self.pb.HealthCheckRequest(service=service), timeout=10).status
+
+    def test_check_answers_serving_for_the_server_and_for_hello_world(self):
+        SERVING = self.pb.HealthCheckResponse.SERVING
+        self.assertEqual(self.check(self.demo.address, ""), SERVING)
+        self.assertEqual(self.check(self.demo.address, "HelloWorld"), SERVING)
+
+    def test_check_of_an_unknown_service_is_not_found(self):
+        with self.assertRaises(grpc.RpcError) as raised:
+            self.check(self.demo.address, "no.such.Service")
+        self.assertEqual(raised.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+    def test_watch_sees_serving_then_not_serving_on_sigterm_and_the_demo_exits_zero_at_once(self):
+        HealthCheckResponse = self.pb.HealthCheckResponse
+        demo = Demo()  # its drain timeout is the default 10 s: the watches must not wait for it
+        try:
+            with grpc.insecure_channel(demo.address) as channel:
+                stub = self.pb_grpc.HealthStub(channel)
+                watches = [stub.Watch(self.pb.HealthCheckRequest(service=name), timeout=30)
+                           for name in ("", "HelloWorld", "no.such.Service")]
+                first = [next(w).status for w in watches]
+                self.assertEqual(first, [HealthCheckResponse.SERVING, HealthCheckResponse.SERVING,
+                                         HealthCheckResponse.SERVICE_UNKNOWN])
+                start = time.monotonic()
+                demo.proc.send_signal(signal.SIGTERM)
+                rest = [[m.status for m in w] for w in watches]  # until each stream ends
+                self.assertEqual(rest, [[HealthCheckResponse.NOT_SERVING]] * 3)
+                self.assertEqual([w.code() for w in watches], [grpc.StatusCode.OK] * 3)
+            self.assertEqual(demo.proc.wait(timeout=10), 0)
+            self.assertLess(time.monotonic() - start, 5.0)
+        finally:
+            demo.stop()
+
+
+def varint(data, i):
+    value = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, i
+
+
+def fields(data):
+    """(field number, value) of each field of a serialized message: ints for varints, bytes
+    for length-delimited fields."""
+    i = 0
+    while i < len(data):
+        key, i = varint(data, i)
+        number, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            value, i = varint(data, i)
+        elif wire_type == 2:
+            size, i = varint(data, i)
+            value, i = data[i : i + size], i + size
+        else:
+            raise ValueError("unexpected wire type %d" % wire_type)
+        yield number, value
+
+
+def length_delimited(number, payload):
+    assert len(payload) < 128
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+class ReflectionTest(unittest.TestCase):
+    """What grpcurl's list and describe do, by hand: ServerReflectionInfo with list_services,
+    then file_containing_symbol for each service, and the descriptors it answers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.demo = Demo()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.demo.stop()
+
+    def ask(self, request):
+        with grpc.insecure_channel(self.demo.address) as channel:
+            info = channel.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+            (answer,) = list(info(iter([request]), timeout=10))
+        return dict(fields(answer))
+
+    def test_every_listed_service_is_described_with_its_methods_and_messages(self):
+        listed = self.ask(length_delimited(7, b""))[6]  # list_services -> list_services_response
+        services = sorted(dict(fields(s))[1].decode() for n, s in fields(listed) if n == 1)
+        self.assertEqual(services, ["HelloWorld", "grpc.health.v1.Health",
+                                    "grpc.reflection.v1alpha.ServerReflection"])
+        described = {}
+        for service in services:
+            answer = self.ask(length_delimited(4, service.encode()))  # file_containing_symbol
+            self.assertIn(4, answer, "no descriptor for %s: %r" % (service, answer))
+            files = [descriptor_pb2.FileDescriptorProto.FromString(raw)
+                     for n, raw in fields(answer[4]) if n == 1]
+            messages = {("." + f.package + "." if f.package else ".") + m.name
+                        for f in files for m in f.message_type}
+            for f in files:
+                package = f.package + "." if f.package else ""
+                for s in f.service:
+                    if package + s.name != service:
+                        continue
+                    for m in s.method:
+                        self.assertIn(m.input_type, messages, m.name)
+                        self.assertIn(m.output_type, messages, m.name)
+                        described[package + s.name + "/" + m.name] = (
+                            m.input_type, m.output_type, m.client_streaming, m.server_streaming)
+        self.assertEqual(described, {
+            "HelloWorld/SayHello": (".Greeting", ".Greeting", False, False),
+            "grpc.health.v1.Health/Check": (".grpc.health.v1.HealthCheckRequest",
+                                            ".grpc.health.v1.HealthCheckResponse", False, False),
+            "grpc.health.v1.Health/Watch": (".grpc.health.v1.HealthCheckRequest",
+                                            ".grpc.health.v1.HealthCheckResponse", False, True),
+            "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": (
+                ".grpc.reflection.v1alpha.ServerReflectionRequest",
+                ".grpc.reflection.v1alpha.ServerReflectionResponse", True, True),
+        })
+
+    def test_the_health_descriptor_has_its_canonical_file_name(self):
+        answer = self.ask(length_delimited(4, b"grpc.health.v1.Health"))
+        names = [descriptor_pb2.FileDescriptorProto.FromString(raw).name
+                 for n, raw in fields(answer[4]) if n == 1]
+        self.assertEqual(names, ["grpc/health/v1/health.proto"])
+
+
+@unittest.skipUnless(BUF, "buf not found: ./x test installs it (npm @bufbuild/buf into .tools/); "
+                          "or put buf on PATH")
+class BufCurlTest(unittest.TestCase):
+    """buf curl, a client that knows nothing of the demo's .protos: everything it sends and
+    decodes comes from the server's reflection."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.demo = Demo()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.demo.stop()
+
+    def buf_curl(self, *args):
+        return subprocess.run([BUF, "curl", "--protocol", "grpc", "--http2-prior-knowledge",
+                               "--timeout", "10s", *args],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_list_methods_names_every_method_of_every_service(self):
+        r = self.buf_curl("--list-methods", "http://" + self.demo.address)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(r.stdout.split()), [
+            "HelloWorld/SayHello",
+            "grpc.health.v1.Health/Check",
+            "grpc.health.v1.Health/Watch",
+            "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        ])
+
+    def test_say_hello_through_reflection(self):
+        r = self.buf_curl("-d", '{"message": "buf"}', "http://%s/HelloWorld/SayHello" % self.demo.address)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), {"message": "Hello, buf"})
+
+    def test_health_check_through_reflection(self):
+        url = "http://%s/grpc.health.v1.Health/Check" % self.demo.address
+        r = self.buf_curl("-d", '{"service": "HelloWorld"}', url)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), {"status": "SERVING"})
+        r = self.buf_curl("-d", '{"service": "no.such.Service"}', url)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(json.loads(r.stderr)["code"], "not_found", r.stderr)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 // new ones; a runtime stop (runtime::stop(), SIGINT, SIGTERM) does the same through a stop
 // hook. Its lifecycle is http::server's: listen(host, port), port(), adopt(socket),
 // shutdown(), drain_timeout in the options; only start() is its own, because gRPC binds
-// its ports and services together.
+// its ports and services together. health() is what the server's grpc.health.v1.Health
+// reports (health.hpp).
 //
 //     coronet::runtime rt;
 //     coronet::rpc::service<HelloWorld> greeter;
@@ -20,6 +21,7 @@
 // drained the server: in-flight handlers need their io_context to finish.
 #pragma once
 
+#include <coronet/rpc/health.hpp>
 #include <coronet/rpc/service.hpp>
 #include <coronet/runtime.hpp>
 
@@ -44,6 +46,10 @@ class Service;
 
 namespace coronet::rpc {
 
+namespace detail {
+class health_service;  // src/rpc/health_service.hpp
+}  // namespace detail
+
 struct server_options {
   /// Largest message accepted from a client; larger ones fail with RESOURCE_EXHAUSTED.
   /// Default 4 MiB (gRPC's). -1: unlimited.
@@ -53,10 +59,11 @@ struct server_options {
   /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection; 0 keeps gRPC's default
   /// (unlimited).
   int max_concurrent_streams = 0;
-  /// Serve grpc.health.v1.Health (gRPC's default health service, reports SERVING).
+  /// Serve grpc.health.v1.Health: Check and Watch answer what health() holds (health.hpp).
+  /// false: no health service at all (gRPC's default one is never served either).
   bool health_service = true;
-  /// Serve grpc.reflection.v1alpha.ServerReflection. gRPC 1.51 installs its reflection
-  /// plugin process-wide: once one server enables it, later servers serve it too.
+  /// Serve grpc.reflection.v1alpha.ServerReflection, which describes every service the
+  /// server advertises. Decided per server.
   bool reflection = true;
   /// How long shutdown() (and so a runtime stop) lets in-flight calls run before they are
   /// cancelled.
@@ -98,14 +105,19 @@ class server {
   /// The running grpc::Server (after start()), e.g. for grpc::AddInsecureChannelFromFd.
   [[nodiscard]] grpc::Server* native() const noexcept { return server_.get(); }
 
+  /// The serving status per service that grpc.health.v1.Health reports (health.hpp); usable
+  /// at any time, from any thread. Lives as long as the server.
+  [[nodiscard]] rpc::health& health() noexcept { return health_; }
+
   /// Takes over an accepted cleartext HTTP/2 connection (its preface still unread), e.g.
   /// one a coronet::listener recognised on a port shared with HTTP/1.1. After start().
   void adopt(asio::ip::tcp::socket socket);
 
-  /// Graceful shutdown: stops accepting calls at once, lets in-flight calls finish for
-  /// `drain_timeout`, then cancels those left. Completes when every call is finished. The
-  /// blocking part runs on a thread of its own, so awaiting it from a handler's executor
-  /// does not hold up the calls being drained. Later calls complete at once.
+  /// Graceful shutdown: makes every health status NOT_SERVING and ends the health watches,
+  /// stops accepting calls at once, lets in-flight calls finish for `drain_timeout`, then
+  /// cancels those left. Completes when every call is finished. The blocking part runs on a
+  /// thread of its own, so awaiting it from a handler's executor does not hold up the calls
+  /// being drained. Later calls complete at once.
   asio::awaitable<void> shutdown(std::chrono::milliseconds drain_timeout);
   /// shutdown() with options.drain_timeout.
   asio::awaitable<void> shutdown();
@@ -117,6 +129,8 @@ class server {
  private:
   runtime& runtime_;
   server_options options_;
+  rpc::health health_;
+  std::unique_ptr<detail::health_service> health_service_;  // outlives server_
   std::vector<grpc::Service*> services_;
   std::vector<std::string> addresses_;
   std::unique_ptr<grpc::Server> server_;
