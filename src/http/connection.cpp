@@ -190,7 +190,9 @@ connection::plan connection::plan_request() {
   auto& e = *ex_;
   auto& p = e.parser;
   auto& req = p.message();
-  e.route = state_->routes.find(req.method, req.path(), req.params);
+  const auto m = state_->routes.find(req.method, req.path(), req.params);
+  e.target = m.target;
+  e.route = m.result;
   e.planned = true;
   if (p.has_body() && !p.chunked() && p.content_length() > state_->options.max_body_bytes) {
     return {plan::action::refuse, http::status::payload_too_large, "request body too large"};
@@ -213,10 +215,10 @@ asio::awaitable<bool> connection::on_planned(const plan& p) {
   // Expect: 100-continue. 100 only when a handler will read the body; otherwise the final
   // answer right away, and the body is never read.
   auto& req = ex_->parser.message();
-  if (ex_->route.result != router::match::kind::found) {
+  if (ex_->route != router::match::kind::found) {
     closing_ = true;
     linger_ = true;
-    auto res = unrouted_answer(ex_->route);
+    auto res = unrouted_answer(req);
     queue(req, res, false, false);
     co_await flush();
     co_return false;
@@ -226,7 +228,8 @@ asio::awaitable<bool> connection::on_planned(const plan& p) {
   co_return co_await flush();
 }
 
-response connection::unrouted_answer(const router::match& m) {
+response connection::unrouted_answer(request& req) {
+  const auto m = state_->routes.find(req.method, req.path(), req.params);
   if (m.result == router::match::kind::method_not_allowed) {
     auto res = response::text("Method Not Allowed\n", http::status::method_not_allowed);
     res.headers.set("Allow", m.allow);
@@ -247,15 +250,15 @@ asio::awaitable<bool> connection::on_message() {
               (opt.max_requests_per_connection == 0 || requests_ < opt.max_requests_per_connection);
 
   response res;
-  if (ex_->route.result == router::match::kind::found) {
+  if (ex_->route == router::match::kind::found) {
     try {
-      res = co_await (*ex_->route.target)(req);
+      res = co_await (*ex_->target)(req);
     } catch (...) {
       // A handler's failure is this request's 500; the connection stays healthy.
       res = response::text("Internal Server Error\n", http::status::internal_server_error);
     }
   } else {
-    res = unrouted_answer(ex_->route);
+    res = unrouted_answer(req);
   }
   // Shutdown may have begun while the handler ran.
   if (state_->draining.load(std::memory_order_relaxed)) keep = false;

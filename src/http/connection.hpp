@@ -66,7 +66,7 @@ class connection : public std::enable_shared_from_this<connection> {
   plan plan_request();
   asio::awaitable<bool> on_planned(const plan& p);
   /// The 404 or 405 (with Allow) for a request no route serves.
-  static response unrouted_answer(const router::match& m);
+  response unrouted_answer(request& req);
   asio::awaitable<bool> on_message();
   asio::awaitable<void> send_error(http::status s, std::string_view why);
   asio::awaitable<void> linger();

@@ -100,7 +100,7 @@ bool is_framing_field(std::string_view name) noexcept {
 }  // namespace
 
 bool safe_field(std::string_view name, std::string_view value) noexcept {
-  return is_token(name) && !has_line_byte(value);
+  return !name.empty() && !has_line_byte(name) && !has_line_byte(value);
 }
 
 bool write_response_head(std::string& out, unsigned status, std::string_view preamble,
@@ -149,7 +149,7 @@ bool write_request_head(std::string& out, std::string_view method, std::string_v
   std::size_t size = method.size() + target.size() + sizeof " HTTP/1.1\r\n" + sizeof "Host: \r\n" +
                      host.size() + sizeof "User-Agent: \r\n" + user_agent.size() + framing_max;
   for (const auto& h : headers) {
-    if (!safe_field(h.name, h.value)) return false;
+    if (!is_token(h.name) || has_line_byte(h.value)) return false;
     size += h.name.size() + h.value.size() + 4;
   }
   head_writer w(out, size);

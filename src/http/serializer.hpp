@@ -3,8 +3,9 @@
 // a small `framing` value that the connection decides; a handler's or caller's own
 // Content-Length, Transfer-Encoding and Connection fields never reach the wire.
 //
-// Every field is checked before anything is written: a name that is not a token, or a value
-// holding CR, LF or NUL, could split the message in two, so the head is refused whole.
+// Every field is checked before anything is written: a CR, LF or NUL in a name or value (or an
+// empty name) could split the message in two, so the head is refused whole. Request heads,
+// built from what a caller passes the client, also need names that are tokens.
 #pragma once
 
 #include <coronet/http/message.hpp>
@@ -30,7 +31,7 @@ struct framing {
   bool http10 = false;
 };
 
-/// A name that is an RFC 9110 token and a value with no CR, LF or NUL.
+/// A non-empty name and a value with no CR, LF or NUL: the field cannot split the message.
 [[nodiscard]] bool safe_field(std::string_view name, std::string_view value) noexcept;
 
 /// Appends a response head: status line, `preamble` (ready-made lines: Server, Date), the

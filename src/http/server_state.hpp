@@ -36,8 +36,11 @@ struct exchange {
   explicit exchange(parse_limits limits) : parser(limits) {}
 
   request_parser parser;
-  router::match route;   // the current request's handler, found once when its head is complete
-  bool planned = false;  // route is set and the request's expectation and size are checked
+  // The current request's route, found once when its head is complete (a 405's Allow list is
+  // looked up again only when it is answered).
+  const handler* target = nullptr;
+  router::match::kind route = router::match::kind::not_found;
+  bool planned = false;  // the route is set and the request's expectation and size checked
   std::unique_ptr<char[]> buffer = std::make_unique<char[]>(buffer_size);
   std::size_t begin = 0;  // unparsed bytes are buffer[begin, end)
   std::size_t end = 0;
