@@ -37,6 +37,8 @@ constexpr const char* usage =
     "  --listen HOST:PORT        HTTP/1.1 and gRPC on one port (default 127.0.0.1:8080; port 0\n"
     "                            picks a free one)\n"
     "  --grpc-listen HOST:PORT   also serve gRPC alone on this port\n"
+    "  --grpc-idle-timeout MS    close a gRPC connection with no call for this long (default\n"
+    "                            300000; 0: never)\n"
     "  --backend HOST:PORT       where GET /hello/{name} sends SayHello (default: itself)\n"
     "  --backend-timeout MS      deadline of that call (default 2000)\n"
     "  --threads N               io threads (default: one per core)\n"
@@ -48,6 +50,7 @@ struct options {
   std::string listen = "127.0.0.1:8080";
   std::string grpc_listen;
   std::string backend;
+  std::chrono::milliseconds grpc_idle_timeout = rpc::server_options{}.max_connection_idle;
   std::chrono::milliseconds backend_timeout = 2000ms;
   std::size_t threads = 0;
   bool batch_scheduling = false;
@@ -85,6 +88,7 @@ std::optional<options> parse(int argc, char** argv) {
     const std::string value = argv[++i];
     if (flag == "--listen") o.listen = value;
     else if (flag == "--grpc-listen") o.grpc_listen = value;
+    else if (flag == "--grpc-idle-timeout") o.grpc_idle_timeout = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--backend") o.backend = value;
     else if (flag == "--backend-timeout") o.backend_timeout = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--threads") o.threads = std::stoul(value);
@@ -135,7 +139,7 @@ int main(int argc, char** argv) try {
   // say_hello never suspends and never blocks: started inline, it runs whole on the gRPC
   // thread that delivered the call, with no hand-off to an io thread (docs/grpc.md).
   greeter.handle("SayHello", say_hello, {.inline_start = true});
-  rpc::server grpc_server(rt);
+  rpc::server grpc_server(rt, {.max_connection_idle = opts->grpc_idle_timeout});
   grpc_server.add(greeter);
   if (!opts->grpc_listen.empty()) {
     const auto [grpc_host, grpc_port] = split_host_port(opts->grpc_listen);

@@ -21,6 +21,8 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <algorithm>
+#include <climits>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -139,6 +141,11 @@ void server::start() {
   builder.SetMaxSendMessageSize(options_.max_send_message_bytes);
   if (options_.max_concurrent_streams > 0) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams);
+  }
+  if (const auto idle = options_.max_connection_idle.count(); idle > 0) {
+    // gRPC's max_age filter, which every server connection gets, adopted ones included.
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               static_cast<int>(std::min<decltype(idle)>(idle, INT_MAX)));
   }
   for (const auto& [name, value] : options_.channel_args) builder.AddChannelArgument(name, value);
   if (options_.health_service && !health_service_) {  // a start() that threw may come again

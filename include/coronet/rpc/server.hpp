@@ -59,6 +59,13 @@ struct server_options {
   /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection; 0 keeps gRPC's default
   /// (unlimited).
   int max_concurrent_streams = 0;
+  /// A connection with no call in progress is closed (GOAWAY, then close) once it has been
+  /// so for between one and two times this: a client that connects and never calls, or
+  /// stopped calling, gives its descriptor back. This is the only timeout gRPC applies to
+  /// connections handed over through adopt() (it runs no handshake timeout on them). A
+  /// gRPC client reconnects on its next call. Default 5 min, so a client calling every
+  /// few minutes keeps its connection; 0: never (gRPC's default).
+  std::chrono::milliseconds max_connection_idle = std::chrono::minutes(5);
   /// Serve grpc.health.v1.Health: Check and Watch answer what health() holds (health.hpp).
   /// false: no health service at all (gRPC's default one is never served either).
   bool health_service = true;

@@ -1,0 +1,196 @@
+"""gRPC connections that carry no call are closed after rpc::server_options'
+max_connection_idle, both those gRPC accepts itself and those coronet::listener hands over
+from the shared port, while a busy grpcio client is served throughout and an idle one
+reconnects on its next call.
+
+Usage: grpc_idle_test.py CORONET_DEMO
+"""
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+import grpc
+
+DEMO = sys.argv[1]
+
+IDLE_S = 1.0
+# gRPC's idle timer closes a connection one to two idle times after its last activity (a
+# timer round that saw activity runs once more); the margin is for a loaded 2-core machine.
+CLOSE_BOUND_S = 2 * IDLE_S + 1.5
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+EMPTY_SETTINGS = bytes([0, 0, 0, 0x4, 0, 0, 0, 0, 0])
+GOAWAY = 0x7
+
+
+def encode_greeting(text):
+    data = text.encode()
+    assert len(data) < 128
+    return b"\x0a" + bytes([len(data)]) + data
+
+
+def decode_greeting(raw):
+    return raw[2 : 2 + raw[1]].decode() if raw else ""
+
+
+def frame_types(data):
+    types, i = [], 0
+    while i + 9 <= len(data):
+        types.append(data[i + 3])
+        i += 9 + int.from_bytes(data[i : i + 3], "big")
+    return types
+
+
+class Demo:
+    """coronet-demo with the shared port and a gRPC-only port, idle timeout IDLE_S."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [DEMO, "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--threads", "1",
+             "--grpc-idle-timeout", str(int(IDLE_S * 1000))],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first, second = self.proc.stdout.readline(), self.proc.stdout.readline()
+        shared = re.search(r"listening on 127\.0\.0\.1:(\d+)", first)
+        direct = re.search(r"gRPC also on port (\d+)", second)
+        if not shared or not direct:
+            self.proc.kill()
+            raise RuntimeError("coronet-demo did not start: " + first + second)
+        self.shared_port, self.grpc_port = int(shared.group(1)), int(direct.group(1))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+class SilentPeer:
+    """An HTTP/2 client that sends the preface (and maybe SETTINGS), then nothing."""
+
+    def __init__(self, port, settings):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.sock.setblocking(False)
+        self.sock.sendall(PREFACE + (EMPTY_SETTINGS if settings else b""))
+        self.opened = time.monotonic()
+        self.closed_after = None
+        self.received = b""
+
+    def read(self):
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
+        if data:
+            self.received += data
+        else:
+            self.closed_after = time.monotonic() - self.opened
+            self.sock.close()
+
+
+def busy_client(address, stop, results, states):
+    """SayHello every 50 ms on one channel until told to stop."""
+    with grpc.insecure_channel(address) as channel:
+        channel.subscribe(states.append, try_to_connect=False)
+        say_hello = channel.unary_unary("/HelloWorld/SayHello",
+                                        request_serializer=encode_greeting,
+                                        response_deserializer=decode_greeting)
+        while not stop.is_set():
+            try:
+                ok = say_hello("busy", timeout=5) == "Hello, busy"
+            except grpc.RpcError as e:
+                ok = False
+                results.append(e.code())
+            results.append(ok)
+            time.sleep(0.05)
+        channel.unsubscribe(states.append)
+
+
+class IdleConnectionTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.demo = Demo()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.demo.stop()
+
+    def test_silent_http2_connections_are_closed_with_goaway_after_the_idle_timeout(self):
+        stop, results, states = threading.Event(), [], []
+        busy = threading.Thread(target=busy_client,
+                                args=("127.0.0.1:%d" % self.demo.shared_port, stop, results, states))
+        busy.start()
+        try:
+            start = time.monotonic()
+            peers = {}
+            for name, port in (("shared", self.demo.shared_port), ("grpc", self.demo.grpc_port)):
+                peers[name] = ([SilentPeer(port, settings=False) for _ in range(50)]
+                               + [SilentPeer(port, settings=True) for _ in range(20)])
+            everyone = peers["shared"] + peers["grpc"]
+            deadline = start + 10
+            while time.monotonic() < deadline:
+                open_peers = [p for p in everyone if p.closed_after is None]
+                if not open_peers:
+                    break
+                readable, _, _ = select.select([p.sock for p in open_peers], [], [], 0.5)
+                for p in open_peers:
+                    if p.sock in readable:
+                        p.read()
+            for p in everyone:
+                if p.closed_after is None:
+                    p.sock.close()
+            # Past twice the idle time: long enough for the busy channel's connection to
+            # have been closed, were calls not keeping it in use.
+            time.sleep(max(0.0, start + 2.5 * IDLE_S - time.monotonic()))
+        finally:
+            stop.set()
+            busy.join(timeout=15)
+
+        for name, group in peers.items():
+            times = [p.closed_after for p in group if p.closed_after is not None]
+            print("%s port: %d/%d silent connections closed, %.2f-%.2f s after opening"
+                  % (name, len(times), len(group), min(times, default=0), max(times, default=0)),
+                  file=sys.stderr)
+            self.assertEqual(len(times), len(group), name)
+            self.assertGreaterEqual(min(times), IDLE_S * 0.9, name)  # the idle timer, not a refusal
+            self.assertLessEqual(max(times), CLOSE_BOUND_S, name)
+            for p in group:
+                self.assertEqual(frame_types(p.received)[-1], GOAWAY, name)
+        print("busy client: %d calls, %d failed" % (len(results), results.count(False)),
+              file=sys.stderr)
+        self.assertGreater(len(results), 20)
+        self.assertTrue(all(r is True for r in results), results)
+        # One connection for the whole run: a connection in use is not idle.
+        ready = grpc.ChannelConnectivity.READY
+        self.assertEqual(states[states.index(ready):], [ready], states)
+
+    def test_idle_grpcio_channel_is_disconnected_and_reconnects_on_its_next_call(self):
+        address = "127.0.0.1:%d" % self.demo.shared_port
+        with grpc.insecure_channel(address) as channel:
+            states = []
+            channel.subscribe(states.append, try_to_connect=False)
+            say_hello = channel.unary_unary("/HelloWorld/SayHello",
+                                            request_serializer=encode_greeting,
+                                            response_deserializer=decode_greeting)
+            self.assertEqual(say_hello("first", timeout=5), "Hello, first")
+            ready = grpc.ChannelConnectivity.READY
+            deadline = time.monotonic() + CLOSE_BOUND_S
+            while time.monotonic() < deadline and (ready not in states or states[-1] == ready):
+                time.sleep(0.05)
+            self.assertIn(ready, states)
+            self.assertNotEqual(states[-1], ready, states)
+            print("idle channel: %s" % [s.name for s in states], file=sys.stderr)
+            self.assertEqual(say_hello("again", timeout=5), "Hello, again")
+            channel.unsubscribe(states.append)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1], verbosity=2)
