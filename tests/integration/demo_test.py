@@ -35,14 +35,7 @@ DEMO = sys.argv[1]
 CLIENT = sys.argv[2]
 
 
-def encode_greeting(text):
-    data = text.encode()
-    assert len(data) < 128
-    return b"\x0a" + bytes([len(data)]) + data
-
-
-def decode_greeting(raw):
-    return raw[2 : 2 + raw[1]].decode() if raw else ""
+from greeting_wire import decode_greeting, encode_greeting
 
 
 class Demo:

@@ -28,14 +28,7 @@ EMPTY_SETTINGS = bytes([0, 0, 0, 0x4, 0, 0, 0, 0, 0])
 GOAWAY = 0x7
 
 
-def encode_greeting(text):
-    data = text.encode()
-    assert len(data) < 128
-    return b"\x0a" + bytes([len(data)]) + data
-
-
-def decode_greeting(raw):
-    return raw[2 : 2 + raw[1]].decode() if raw else ""
+from greeting_wire import decode_greeting, encode_greeting
 
 
 def frame_types(data):

@@ -6,6 +6,8 @@
 // bound on behaviour, not a performance check), the broken connection leaves the pool, and
 // the next request on the same client succeeds. Each scenario runs twice: on a fresh
 // connection, and on a keep-alive connection the pool hands out after a good request.
+#include "../support/run_coroutine.hpp"
+
 #include <coronet/coronet.hpp>
 
 #include <gtest/gtest.h>
@@ -33,23 +35,7 @@ namespace {
 // slow machine.
 constexpr auto margin = 1500ms;
 
-// Runs one coroutine on ctx until it completes (pooled connections keep the context busy, so
-// ctx.run() alone would not return).
-template <class T>
-T run(asio::io_context& ctx, asio::awaitable<T> a) {
-  std::optional<T> out;
-  std::exception_ptr failure;
-  bool done = false;
-  asio::co_spawn(ctx, std::move(a), [&](std::exception_ptr e, T v) {
-    failure = e;
-    if (!e) out.emplace(std::move(v));
-    done = true;
-  });
-  ctx.restart();
-  while (!done) ctx.run_one();
-  if (failure) std::rethrow_exception(failure);
-  return std::move(*out);
-}
+using coronet_test::run;
 
 // hostile_backend.py as a child process. Its stdin is a pipe held here: when this process
 // ends, however it ends, the backend sees EOF and exits.

@@ -3,6 +3,8 @@
 // (HTTP/1.0, close-delimited bodies) and nginx (skipped when it is not installed).
 //
 // The client runs on the test thread's io_context; the coronet server on a runtime thread.
+#include "../support/run_coroutine.hpp"
+
 #include <coronet/coronet.hpp>
 
 #include <asio/bind_cancellation_slot.hpp>
@@ -35,23 +37,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-// Runs one coroutine on ctx until it completes (pooled connections keep the context busy, so
-// ctx.run() alone would not return).
-template <class T>
-T run(asio::io_context& ctx, asio::awaitable<T> a) {
-  std::optional<T> out;
-  std::exception_ptr failure;
-  bool done = false;
-  asio::co_spawn(ctx, std::move(a), [&](std::exception_ptr e, T v) {
-    failure = e;
-    if (!e) out.emplace(std::move(v));
-    done = true;
-  });
-  ctx.restart();
-  while (!done) ctx.run_one();
-  if (failure) std::rethrow_exception(failure);
-  return std::move(*out);
-}
+using coronet_test::run;
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
