@@ -59,6 +59,7 @@ class head_writer {
     p_ = out_.data() + start_;
   }
   void put(std::string_view s) noexcept {
+    if (s.empty()) return;  // an empty view may hold a null pointer, which memcpy must not get
     std::memcpy(p_, s.data(), s.size());
     p_ += s.size();
   }
