@@ -45,7 +45,7 @@ esac
 coro="$build/bench/rpc/rpc-coroutine-server"
 ports=()
 for i in "${!names[@]}"; do
-  port=$((50551 + i))
+  port=$((20551 + i))  # below the ephemeral range (32768-60999): no outgoing connection holds it
   # shellcheck disable=SC2086  # the flags are lists of words
   case "${names[$i]}" in
     raw) start_server raw "$port" "" "$prefix" "$build/bench/rpc/rpc-raw-server" ${RAW_FLAGS:-} ;;

@@ -39,9 +39,9 @@ count() {
     awk -v n="$done_" '/PROGRAM TOTALS/ { gsub(",", "", $1); printf "%.0f\n", $1 / n }'
 }
 
-raw=$(count raw 50561 "$build/bench/rpc/rpc-raw-server")
-coro=$(count coroutine 50562 "$build/bench/rpc/rpc-coroutine-server")
-inline=$(count inline 50563 "$build/bench/rpc/rpc-coroutine-server" --inline-start)
+raw=$(count raw 20561 "$build/bench/rpc/rpc-raw-server")
+coro=$(count coroutine 20562 "$build/bench/rpc/rpc-coroutine-server")
+inline=$(count inline 20563 "$build/bench/rpc/rpc-coroutine-server" --inline-start)
 printf '%-24s %10s %10s %10s %14s %11s\n' "$calls calls" raw coroutine inline coroutine/raw inline/raw
 printf '%-24s %10d %10d %10d %13.3fx %10.3fx\n' "instructions per call" "$raw" "$coro" "$inline" \
   "$(awk -v a="$raw" -v b="$coro" 'BEGIN { print b / a }')" \

@@ -44,13 +44,13 @@ printf '%-62s %10s %10s %10s\n' "setting (median of $rounds rounds)" "raw/ref" "
 for i in "${!variants[@]}"; do
   IFS='|' read -r label envs prefix flags coro_flags <<<"${variants[$i]}"
   if [ "$i" -gt 0 ] && [ -n "${ONLY:-}" ] && ! [[ $label =~ $ONLY ]]; then continue; fi
-  start_server ref 50561 "" "" "$raw"; ref_pid=$server_pid; pids+=("$ref_pid")
+  start_server ref 20561 "" "" "$raw"; ref_pid=$server_pid; pids+=("$ref_pid")
   # shellcheck disable=SC2086  # flags are lists of words
-  start_server raw 50562 "$envs" "$prefix" "$raw" $flags; raw_pid=$server_pid; pids+=("$raw_pid")
+  start_server raw 20562 "$envs" "$prefix" "$raw" $flags; raw_pid=$server_pid; pids+=("$raw_pid")
   # shellcheck disable=SC2086
-  start_server coro 50563 "$envs" "$prefix" "$coro" $flags $coro_flags; coro_pid=$server_pid; pids+=("$coro_pid")
+  start_server coro 20563 "$envs" "$prefix" "$coro" $flags $coro_flags; coro_pid=$server_pid; pids+=("$coro_pid")
   : >"$tmp/rounds"
-  servers=("$ref_pid 50561" "$raw_pid 50562" "$coro_pid 50563")
+  servers=("$ref_pid 20561" "$raw_pid 20562" "$coro_pid 20563")
   for r in $(seq 0 $((rounds - 1))); do
     us=()
     for k in 0 1 2; do
