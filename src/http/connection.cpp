@@ -229,13 +229,13 @@ asio::awaitable<bool> connection::on_planned(const plan& p) {
 }
 
 response connection::unrouted_answer(request& req) {
-  const auto m = state_->routes.find(req.method, req.path(), req.params);
-  if (m.result == router::match::kind::method_not_allowed) {
-    auto res = response::text("Method Not Allowed\n", http::status::method_not_allowed);
-    res.headers.set("Allow", m.allow);
-    return res;
+  if (ex_->route == router::match::kind::not_found) {
+    return response::text("Not Found\n", http::status::not_found);
   }
-  return response::text("Not Found\n", http::status::not_found);
+  // A 405 is rare: its Allow list is looked up again here rather than kept for every request.
+  auto res = response::text("Method Not Allowed\n", http::status::method_not_allowed);
+  res.headers.set("Allow", state_->routes.find(req.method, req.path(), req.params).allow);
+  return res;
 }
 
 asio::awaitable<bool> connection::on_message() {
