@@ -39,6 +39,14 @@ constexpr const char* usage =
     "  --grpc-listen HOST:PORT   also serve gRPC alone on this port\n"
     "  --grpc-idle-timeout MS    close a gRPC connection with no call for this long (default\n"
     "                            300000; 0: never)\n"
+    "  --max-connections N       HTTP/1.1 connections held at once; more are answered 503\n"
+    "                            (default 10000)\n"
+    "  --header-timeout MS       time a client has to send a request head (default 10000)\n"
+    "  --grpc-max-connections N  gRPC connections held at once; more get GOAWAY (default\n"
+    "                            10000)\n"
+    "  --grpc-max-streams N      calls in flight per gRPC connection (default: no limit)\n"
+    "  --grpc-max-metadata N     largest request metadata, in bytes (default: gRPC's)\n"
+    "  --grpc-max-message N      largest request message, in bytes (default 4194304)\n"
     "  --backend HOST:PORT       where GET /hello/{name} sends SayHello (default: itself)\n"
     "  --backend-timeout MS      deadline of that call (default 2000)\n"
     "  --threads N               io threads (default: one per core)\n"
@@ -50,7 +58,9 @@ struct options {
   std::string listen = "127.0.0.1:8080";
   std::string grpc_listen;
   std::string backend;
-  std::chrono::milliseconds grpc_idle_timeout = rpc::server_options{}.max_connection_idle;
+  http::server_options http;
+  rpc::server_options grpc;
+  std::size_t grpc_max_connections = coronet::listener_options{}.max_http2_connections;
   std::chrono::milliseconds backend_timeout = 2000ms;
   std::size_t threads = 0;
   bool batch_scheduling = false;
@@ -88,7 +98,13 @@ std::optional<options> parse(int argc, char** argv) {
     const std::string value = argv[++i];
     if (flag == "--listen") o.listen = value;
     else if (flag == "--grpc-listen") o.grpc_listen = value;
-    else if (flag == "--grpc-idle-timeout") o.grpc_idle_timeout = std::chrono::milliseconds(std::stoul(value));
+    else if (flag == "--grpc-idle-timeout") o.grpc.max_connection_idle = std::chrono::milliseconds(std::stoul(value));
+    else if (flag == "--max-connections") o.http.max_connections = std::stoul(value);
+    else if (flag == "--header-timeout") o.http.read_header_timeout = std::chrono::milliseconds(std::stoul(value));
+    else if (flag == "--grpc-max-connections") o.grpc_max_connections = std::stoul(value);
+    else if (flag == "--grpc-max-streams") o.grpc.max_concurrent_streams = std::stoi(value);
+    else if (flag == "--grpc-max-metadata") o.grpc.max_metadata_bytes = std::stoi(value);
+    else if (flag == "--grpc-max-message") o.grpc.max_receive_message_bytes = std::stoi(value);
     else if (flag == "--backend") o.backend = value;
     else if (flag == "--backend-timeout") o.backend_timeout = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--threads") o.threads = std::stoul(value);
@@ -139,7 +155,7 @@ int main(int argc, char** argv) try {
   // say_hello never suspends and never blocks: started inline, it runs whole on the gRPC
   // thread that delivered the call, with no hand-off to an io thread (docs/grpc.md).
   greeter.handle("SayHello", say_hello, {.inline_start = true});
-  rpc::server grpc_server(rt, {.max_connection_idle = opts->grpc_idle_timeout});
+  rpc::server grpc_server(rt, opts->grpc);
   grpc_server.add(greeter);
   if (!opts->grpc_listen.empty()) {
     const auto [grpc_host, grpc_port] = split_host_port(opts->grpc_listen);
@@ -156,9 +172,9 @@ int main(int argc, char** argv) try {
     co_return http::response::text("ok\n");
   });
   routes.get("/hello/{name}", gateway(backend, opts->backend_timeout));
-  http::server http_server(rt, std::move(routes));
+  http::server http_server(rt, std::move(routes), opts->http);
 
-  coronet::listener shared_port(rt, http_server);
+  coronet::listener shared_port(rt, http_server, {.max_http2_connections = opts->grpc_max_connections});
   shared_port.on_http2([&grpc_server](asio::ip::tcp::socket s) { grpc_server.adopt(std::move(s)); });
   shared_port.listen(host, port);
 

@@ -2,9 +2,17 @@
 
 #include "acceptor_set.hpp"
 
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/write.hpp>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <array>
+#include <atomic>
+#include <utility>
+#include <vector>
 
 namespace coronet {
 
@@ -14,22 +22,133 @@ using asio::ip::tcp;
 using coronet::detail::use_nothrow;
 
 constexpr std::string_view h2_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+constexpr std::size_t frame_header_size = 9;
+constexpr unsigned char settings_frame = 0x4;
+constexpr unsigned char ack_flag = 0x1;
+
+// What a refused HTTP/2 connection is told: the server's preface (an empty SETTINGS frame),
+// then GOAWAY with last stream 0, ENHANCE_YOUR_CALM (0xb) and a reason, so a gRPC client
+// reports "too many connections" instead of a bare reset.
+constexpr std::string_view refusal_reason = "too many connections";
+constexpr auto refusal = [] {
+  std::array<char, 9 + 9 + 8 + refusal_reason.size()> bytes{};
+  std::size_t i = 0;
+  const auto frame_header = [&](std::size_t length, unsigned char type) {
+    bytes[i++] = static_cast<char>(length >> 16);
+    bytes[i++] = static_cast<char>(length >> 8);
+    bytes[i++] = static_cast<char>(length);
+    bytes[i++] = static_cast<char>(type);
+    i += 5;  // flags 0, stream 0
+  };
+  frame_header(0, settings_frame);
+  frame_header(8 + refusal_reason.size(), 0x7);  // GOAWAY
+  i += 4;                                         // last stream id 0
+  bytes[i + 3] = 0xb;                             // ENHANCE_YOUR_CALM
+  i += 4;
+  for (char c : refusal_reason) bytes[i++] = c;
+  return bytes;
+}();
+
+// The HTTP/2 connections one context handed over. Touched only on that context's thread.
+struct handed_over {
+  // Descriptor and socket inode: a descriptor number reused by another socket after gRPC
+  // closed ours has another inode.
+  std::vector<std::pair<int, ino_t>> open;
+  std::unique_ptr<asio::steady_timer> sweep_timer;
+  bool sweeping = false;
+  bool closed = false;
+};
+
+ino_t inode_of(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
 
 }  // namespace
 
 struct detail::listener_state {
-  listener_state(http::server& h, listener_options o) : http(h), options(o) {}
+  listener_state(runtime& rt, http::server& h, listener_options o)
+      : http(h), options(o), handed(rt.size()) {}
   http::server& http;
   listener_options options;
   listener::socket_handler http2;
   acceptor_set acceptors;
+  std::vector<handed_over> handed;  // one per context
+  std::atomic<std::size_t> http2_open{0};
 };
 
 namespace {
 
-// Peeks (MSG_PEEK: nothing is consumed) until the bytes either match the whole HTTP/2
-// preface or differ from it; usually one peek, since "GET " or "POST" differ at once.
-asio::awaitable<void> sniff(std::shared_ptr<detail::listener_state> s, tcp::socket socket) {
+using state_ptr = std::shared_ptr<detail::listener_state>;
+
+// Once a second, forgets the handed-over connections whose descriptor is closed (or now
+// another socket). Runs while its context has some and the listener is open.
+asio::awaitable<void> sweep(state_ptr s, std::size_t index) {
+  auto& h = s->handed[index];
+  for (;;) {
+    h.sweep_timer->expires_after(std::chrono::seconds(1));
+    co_await h.sweep_timer->async_wait(use_nothrow);
+    if (h.closed) break;
+    const auto before = h.open.size();
+    std::erase_if(h.open, [](const auto& e) { return inode_of(e.first) != e.second; });
+    s->http2_open.fetch_sub(before - h.open.size(), std::memory_order_relaxed);
+    if (h.open.empty()) break;
+  }
+  h.sweeping = false;
+}
+
+void track(const state_ptr& s, std::size_t index, const asio::any_io_executor& ex, int fd) {
+  auto& h = s->handed[index];
+  h.open.emplace_back(fd, inode_of(fd));
+  s->http2_open.fetch_add(1, std::memory_order_relaxed);
+  if (h.sweeping || h.closed) return;
+  h.sweeping = true;
+  if (!h.sweep_timer) h.sweep_timer = std::make_unique<asio::steady_timer>(ex);
+  asio::co_spawn(ex, sweep(s, index), asio::detached);
+}
+
+// Tells a connection over the limit why it goes, then gives its bytes a second to arrive
+// and be read, so that closing does not reset the connection before the client reads the
+// GOAWAY.
+asio::awaitable<void> refuse(tcp::socket socket) {
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(refusal), use_nothrow);
+  if (ec) co_return;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  asio::steady_timer timer(socket.get_executor(), std::chrono::seconds(1));
+  timer.async_wait([&socket](const std::error_code& e) {
+    std::error_code ignored;
+    if (!e) socket.cancel(ignored);
+  });
+  std::array<char, 4096> sink;
+  for (;;) {
+    auto [rec, got] = co_await socket.async_read_some(asio::buffer(sink), use_nothrow);
+    if (rec) break;
+  }
+  timer.cancel();
+}
+
+// What a connection's first bytes say.
+enum class protocol { undecided, http1, http2, invalid };
+
+protocol classify(std::string_view seen) {
+  const auto preface_part = seen.substr(0, h2_preface.size());
+  if (preface_part != h2_preface.substr(0, preface_part.size())) return protocol::http1;
+  if (seen.size() < h2_preface.size() + frame_header_size) return protocol::undecided;
+  // RFC 9113 section 3.4: the preface is followed by a SETTINGS frame (not an ACK) on
+  // stream 0 whose length is a multiple of 6.
+  const auto* f = reinterpret_cast<const unsigned char*>(seen.data() + h2_preface.size());
+  const std::size_t length = (std::size_t{f[0]} << 16) | (std::size_t{f[1]} << 8) | f[2];
+  const bool stream0 = (f[5] & 0x7f) == 0 && f[6] == 0 && f[7] == 0 && f[8] == 0;
+  if (f[3] != settings_frame || (f[4] & ack_flag) || !stream0 || length % 6 != 0) {
+    return protocol::invalid;
+  }
+  return protocol::http2;
+}
+
+// Peeks (MSG_PEEK: nothing is consumed) until the bytes either match the HTTP/2 preface and
+// a SETTINGS frame header or differ from the preface; usually one peek, since "GET " or
+// "POST" differ at once and clients send the preface and SETTINGS together.
+asio::awaitable<void> sniff(state_ptr s, std::size_t index, tcp::socket socket) {
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer timer(ex, s->options.sniff_timeout);
   bool expired = false;
@@ -39,20 +158,16 @@ asio::awaitable<void> sniff(std::shared_ptr<detail::listener_state> s, tcp::sock
     std::error_code ignored;
     socket.cancel(ignored);
   });
-  std::array<char, h2_preface.size()> head{};
-  bool http2 = false;
+  std::array<char, h2_preface.size() + frame_header_size> head{};
+  protocol seen = protocol::undecided;
   for (;;) {
     auto [ec, n] = co_await socket.async_receive(asio::buffer(head), tcp::socket::message_peek, use_nothrow);
     if (ec || expired || n == 0) {
       timer.cancel();
       co_return;  // closed, reset or too slow before saying anything useful
     }
-    const std::string_view seen(head.data(), n);
-    if (seen != h2_preface.substr(0, n)) break;  // HTTP/1.1 (or garbage the server rejects)
-    if (n == h2_preface.size()) {
-      http2 = true;
-      break;
-    }
+    seen = classify(std::string_view(head.data(), n));
+    if (seen != protocol::undecided) break;
     // A prefix of the preface: wait for more bytes to arrive, then look again.
     auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
     if (wec || expired) {
@@ -61,17 +176,28 @@ asio::awaitable<void> sniff(std::shared_ptr<detail::listener_state> s, tcp::sock
     }
   }
   timer.cancel();
-  if (http2) {
-    if (s->http2) s->http2(std::move(socket));
-    co_return;  // without a handler the socket closes here
+  switch (seen) {
+    case protocol::http1:
+      s->http.adopt(std::move(socket));
+      co_return;
+    case protocol::http2:
+      break;
+    default:
+      co_return;  // not HTTP/2 after all: closed here
   }
-  s->http.adopt(std::move(socket));
+  if (!s->http2) co_return;  // without a handler the socket closes here
+  if (s->http2_open.load(std::memory_order_relaxed) >= s->options.max_http2_connections) {
+    co_await refuse(std::move(socket));
+    co_return;
+  }
+  track(s, index, ex, socket.native_handle());
+  s->http2(std::move(socket));
 }
 
 }  // namespace
 
 listener::listener(runtime& rt, http::server& http, listener_options options)
-    : runtime_(rt), state_(std::make_shared<detail::listener_state>(http, options)) {
+    : runtime_(rt), state_(std::make_shared<detail::listener_state>(rt, http, options)) {
   stop_hook_ = rt.add_stop_hook([this]() -> asio::awaitable<void> {
     close();
     co_return;
@@ -88,18 +214,33 @@ void listener::on_http2(socket_handler handler) { state_->http2 = std::move(hand
 void listener::listen(std::string_view host, std::uint16_t port) {
   // The accept loops must not keep the state alive: it owns them.
   state_->acceptors.listen(runtime_, host, port, state_->options.backlog,
-                           [weak = std::weak_ptr(state_)](std::size_t, tcp::socket socket) {
+                           [weak = std::weak_ptr(state_)](std::size_t index, tcp::socket socket) {
                              const auto s = weak.lock();
                              if (!s) return;
                              std::error_code ignored;
                              socket.set_option(tcp::no_delay(true), ignored);
                              const auto ex = socket.get_executor();
-                             asio::co_spawn(ex, sniff(s, std::move(socket)), asio::detached);
+                             asio::co_spawn(ex, sniff(s, index, std::move(socket)), asio::detached);
                            });
 }
 
 std::uint16_t listener::port() const noexcept { return state_->acceptors.port(); }
 
-void listener::close() { state_->acceptors.close(); }
+std::size_t listener::http2_connections() const noexcept {
+  return state_->http2_open.load(std::memory_order_relaxed);
+}
+
+void listener::close() {
+  state_->acceptors.close();
+  // The sweeps end too: nothing new is handed over, and a pending timer would keep its
+  // context running.
+  for (std::size_t i = 0; i < state_->handed.size(); ++i) {
+    asio::post(runtime_.context(i), [s = state_, i] {
+      auto& h = s->handed[i];
+      h.closed = true;
+      if (h.sweep_timer) h.sweep_timer->cancel();
+    });
+  }
+}
 
 }  // namespace coronet

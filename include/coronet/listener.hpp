@@ -20,6 +20,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -32,9 +33,16 @@ struct listener_state;  // shared with the accept loops; defined in src/listener
 }  // namespace detail
 
 struct listener_options {
-  /// How long a new connection may take to send enough bytes to tell the protocols apart.
-  /// Over it the connection is closed.
+  /// How long a new connection may take to send enough bytes to tell the protocols apart:
+  /// for HTTP/2, the whole client preface and the header of the SETTINGS frame that must
+  /// follow it. Over it the connection is closed.
   std::chrono::milliseconds sniff_timeout = std::chrono::seconds(10);
+  /// HTTP/2 connections handed to on_http2() and still open, over all contexts. Past it a
+  /// new HTTP/2 connection gets a GOAWAY (ENHANCE_YOUR_CALM, "too many connections") and is
+  /// closed. A handed-over socket's close is noticed within about a second (the listener
+  /// checks its descriptors once a second), so a connection counts that long after it
+  /// closed. HTTP/1.1 connections are bounded by http::server_options::max_connections.
+  std::size_t max_http2_connections = 10'000;
   /// Listen backlog of each acceptor.
   int backlog = 1024;
 };
@@ -50,13 +58,18 @@ class listener {
   ~listener();
 
   /// Where connections opening with the HTTP/2 preface go (they are closed while unset).
-  /// Called on the connection's io_context thread; the preface is still unread.
+  /// Called on the connection's io_context thread; the preface is still unread. Only a
+  /// connection whose preface is followed by a SETTINGS frame header is handed over (RFC
+  /// 9113 section 3.4); any other is closed.
   void on_http2(socket_handler handler);
 
   /// Binds host:port (0: a free port, see port()), one acceptor per runtime context with
   /// SO_REUSEPORT. Throws std::system_error when the address cannot be bound.
   void listen(std::string_view host, std::uint16_t port);
   [[nodiscard]] std::uint16_t port() const noexcept;
+
+  /// HTTP/2 connections handed over and not yet seen closed (see max_http2_connections).
+  [[nodiscard]] std::size_t http2_connections() const noexcept;
 
   /// Stops accepting; connections already handed over are not affected.
   void close();

@@ -142,6 +142,9 @@ void server::start() {
   if (options_.max_concurrent_streams > 0) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams);
   }
+  if (options_.max_metadata_bytes > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, options_.max_metadata_bytes);
+  }
   if (const auto idle = options_.max_connection_idle.count(); idle > 0) {
     // gRPC's max_age filter, which every server connection gets, adopted ones included.
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,

@@ -59,6 +59,9 @@ struct server_options {
   /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection; 0 keeps gRPC's default
   /// (unlimited).
   int max_concurrent_streams = 0;
+  /// Largest header list (request metadata) accepted, in bytes, counted as HPACK does (name
+  /// + value + 32 per entry); a larger one fails the call. 0 keeps gRPC's default.
+  int max_metadata_bytes = 0;
   /// A connection with no call in progress is closed (GOAWAY, then close) once it has been
   /// so for between one and two times this: a client that connects and never calls, or
   /// stopped calling, gives its descriptor back. This is the only timeout gRPC applies to
