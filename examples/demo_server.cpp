@@ -42,6 +42,8 @@ constexpr const char* usage =
     "  --max-connections N       HTTP/1.1 connections held at once; more are answered 503\n"
     "                            (default 10000)\n"
     "  --header-timeout MS       time a client has to send a request head (default 10000)\n"
+    "  --preface-timeout MS      time an HTTP/2 client has to send its preface and SETTINGS\n"
+    "                            (default 10000)\n"
     "  --grpc-max-connections N  gRPC connections held at once; more get GOAWAY (default\n"
     "                            10000)\n"
     "  --grpc-max-streams N      calls in flight per gRPC connection (default: no limit)\n"
@@ -60,7 +62,7 @@ struct options {
   std::string backend;
   http::server_options http;
   rpc::server_options grpc;
-  std::size_t grpc_max_connections = coronet::listener_options{}.max_http2_connections;
+  coronet::listener_options port;
   std::chrono::milliseconds backend_timeout = 2000ms;
   std::size_t threads = 0;
   bool batch_scheduling = false;
@@ -101,7 +103,8 @@ std::optional<options> parse(int argc, char** argv) {
     else if (flag == "--grpc-idle-timeout") o.grpc.max_connection_idle = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--max-connections") o.http.max_connections = std::stoul(value);
     else if (flag == "--header-timeout") o.http.read_header_timeout = std::chrono::milliseconds(std::stoul(value));
-    else if (flag == "--grpc-max-connections") o.grpc_max_connections = std::stoul(value);
+    else if (flag == "--grpc-max-connections") o.port.max_http2_connections = std::stoul(value);
+    else if (flag == "--preface-timeout") o.port.sniff_timeout = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--grpc-max-streams") o.grpc.max_concurrent_streams = std::stoi(value);
     else if (flag == "--grpc-max-metadata") o.grpc.max_metadata_bytes = std::stoi(value);
     else if (flag == "--grpc-max-message") o.grpc.max_receive_message_bytes = std::stoi(value);
@@ -174,7 +177,7 @@ int main(int argc, char** argv) try {
   routes.get("/hello/{name}", gateway(backend, opts->backend_timeout));
   http::server http_server(rt, std::move(routes), opts->http);
 
-  coronet::listener shared_port(rt, http_server, {.max_http2_connections = opts->grpc_max_connections});
+  coronet::listener shared_port(rt, http_server, opts->port);
   shared_port.on_http2([&grpc_server](asio::ip::tcp::socket s) { grpc_server.adopt(std::move(s)); });
   shared_port.listen(host, port);
 

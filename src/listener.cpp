@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -151,15 +152,19 @@ protocol classify(std::string_view seen) {
 asio::awaitable<void> sniff(state_ptr s, std::size_t index, tcp::socket socket) {
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer timer(ex, s->options.sniff_timeout);
+  asio::steady_timer pause(ex);
   bool expired = false;
   timer.async_wait([&](const std::error_code& ec) {
     if (ec) return;
     expired = true;
     std::error_code ignored;
     socket.cancel(ignored);
+    pause.cancel();
   });
   std::array<char, h2_preface.size() + frame_header_size> head{};
   protocol seen = protocol::undecided;
+  std::size_t peeked = 0;
+  auto backoff = std::chrono::milliseconds(1);
   for (;;) {
     auto [ec, n] = co_await socket.async_receive(asio::buffer(head), tcp::socket::message_peek, use_nothrow);
     if (ec || expired || n == 0) {
@@ -168,8 +173,19 @@ asio::awaitable<void> sniff(state_ptr s, std::size_t index, tcp::socket socket) 
     }
     seen = classify(std::string_view(head.data(), n));
     if (seen != protocol::undecided) break;
-    // A prefix of the preface: wait for more bytes to arrive, then look again.
-    auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
+    // A prefix of what decides: wait for more bytes. Readiness cannot say "more than the
+    // unread bytes already there" (a wait for it completes at once), so once a wait brought
+    // nothing new the next ones are timed, 1 ms doubling up to 100 ms: a client that stalls
+    // mid-preface costs a few wake-ups until sniff_timeout, not a spinning core.
+    std::error_code wec;
+    if (n > peeked) {
+      peeked = n;
+      std::tie(wec) = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
+    } else {
+      pause.expires_after(backoff);
+      std::tie(wec) = co_await pause.async_wait(use_nothrow);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
+    }
     if (wec || expired) {
       timer.cancel();
       co_return;

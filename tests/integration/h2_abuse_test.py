@@ -329,5 +329,53 @@ class AbuseTest(unittest.TestCase):
         self.assertEqual(r["same channel after"], A.greeting("Hello, again"))
 
 
+class ListenerLimitsTest(unittest.TestCase):
+    """What coronet's listener enforces before gRPC sees a connection."""
+
+    def start(self, *args):
+        demo = A.Demo(DEMO, args=args)
+        self.addCleanup(demo.stop)
+        return demo
+
+    def test_http2_connections_past_the_cap_are_refused_with_goaway(self):
+        demo = self.start("--grpc-max-connections", "5")
+        held = [A.Conn(demo.port) for _ in range(5)]
+        self.assertTrue(all(c.server_settings for c in held), [c.summary() for c in held])
+        refused = A.Conn(demo.port)
+        self.assertEqual(refused.wait_end(5 * SLOWDOWN), "eof", refused.summary())
+        self.assertEqual(refused.goaway, ("ENHANCE_YOUR_CALM", "too many connections"))
+        # A gRPC client fails its call (grpcio: UNAVAILABLE, or DEADLINE_EXCEEDED when its
+        # deadline ends while the channel is still reconnecting).
+        with self.assertRaises(grpc.RpcError) as refusal:
+            say_hello(demo.port, timeout=2)
+        self.assertIn(refusal.exception.code(),
+                      (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED))
+        # HTTP/1.1 has its own limit and is still served.
+        self.assertEqual(A.http_get_root(demo.port)[1], b"Hello, World!")
+        refused.close()
+        for c in held:
+            c.close()
+        # The listener notices closed connections within about a second.
+        deadline = time.monotonic() + 5 * SLOWDOWN
+        while True:
+            try:
+                self.assertEqual(say_hello(demo.port, "again", timeout=2), A.greeting("Hello, again"))
+                break
+            except grpc.RpcError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.assertIsNone(demo.proc.poll())
+
+    def test_a_preface_not_followed_by_settings_is_closed_unanswered(self):
+        demo = self.start()
+        c = A.Conn(demo.port, read=False, hello_settings=False)
+        c.send(A.frame(A.PING, 0, 0, b"\0" * 8))
+        self.assertIn(c.wait_end(5 * SLOWDOWN), ("eof", "reset"), c.summary())
+        self.assertEqual(c.frames, {}, "gRPC must not have seen it")
+        c.close()
+        self.assertEqual(say_hello(demo.port, "x"), A.greeting("Hello, x"))
+
+
 if __name__ == "__main__":
     unittest.main(argv=sys.argv[:1] + sys.argv[2:], verbosity=2)  # after the binary: -k NAME ...
