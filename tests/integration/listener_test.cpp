@@ -24,6 +24,9 @@ using asio::ip::tcp;
 namespace http = coronet::http;
 
 constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+// The empty SETTINGS frame a client must send right after the preface.
+constexpr std::string_view settings{"\0\0\0\4\0\0\0\0\0", 9};
+const std::string opening = std::string(preface) + std::string(settings);
 
 // Sends `parts` one write each (with a pause between them, so the listener sees them
 // arrive apart), then reads until the server closes.
@@ -55,10 +58,10 @@ TEST(listener, one_port_serves_http1_and_hands_http2_over_from_many_threads) {
   std::atomic<int> http2_handed{0};
   port.on_http2([&](tcp::socket s) {
     // The preface is still unread: the handler sees the connection from its first byte.
-    std::string head(preface.size(), '\0');
+    std::string head(opening.size(), '\0');
     std::error_code ec;
     asio::read(s, asio::buffer(head), ec);
-    if (!ec && head == preface) {
+    if (!ec && head == opening) {
       http2_handed.fetch_add(1, std::memory_order_relaxed);
       asio::write(s, asio::buffer(std::string_view("h2 ok")), ec);
     }
@@ -86,10 +89,11 @@ TEST(listener, one_port_serves_http1_and_hands_http2_over_from_many_threads) {
               ++http1_ok;
             break;
           case 2:
-            if (exchange(p, {preface}) == "h2 ok") ++http2_ok;
+            if (exchange(p, {opening}) == "h2 ok") ++http2_ok;
             break;
           default:
-            if (exchange(p, {preface.substr(0, 3), preface.substr(3, 10), preface.substr(13)}) ==
+            // In pieces, SETTINGS apart from the preface: the listener waits for all of it.
+            if (exchange(p, {preface.substr(0, 3), preface.substr(3, 10), preface.substr(13), settings}) ==
                 "h2 ok")
               ++http2_ok;
             break;
