@@ -6,6 +6,8 @@
 
 #include <array>
 
+#include <poll.h>
+
 namespace coronet {
 
 namespace {
@@ -27,6 +29,12 @@ struct detail::listener_state {
 
 namespace {
 
+// Whether the peer has shut down its sending side, or the connection has failed.
+bool peer_closed(tcp::socket& socket) {
+  pollfd p{socket.native_handle(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 // Peeks (MSG_PEEK: nothing is consumed) until the bytes either match the whole HTTP/2
 // preface or differ from it; usually one peek, since "GET " or "POST" differ at once.
 asio::awaitable<void> sniff(std::shared_ptr<detail::listener_state> s, tcp::socket socket) {
@@ -40,6 +48,8 @@ asio::awaitable<void> sniff(std::shared_ptr<detail::listener_state> s, tcp::sock
     socket.cancel(ignored);
   });
   std::array<char, h2_preface.size()> head{};
+  std::size_t seen = 0;  // bytes peeked so far
+  bool watermark_raised = false;
   bool http2 = false;
   for (;;) {
     auto [ec, n] = co_await socket.async_receive(asio::buffer(head), tcp::socket::message_peek, use_nothrow);
@@ -47,13 +57,31 @@ asio::awaitable<void> sniff(std::shared_ptr<detail::listener_state> s, tcp::sock
       timer.cancel();
       co_return;  // closed, reset or too slow before saying anything useful
     }
-    const std::string_view seen(head.data(), n);
-    if (seen != h2_preface.substr(0, n)) break;  // HTTP/1.1 (or garbage the server rejects)
-    if (n == h2_preface.size()) {
-      http2 = true;
-      break;
+    if (n > seen) {
+      seen = n;
+      const std::string_view seen_bytes(head.data(), n);
+      if (seen_bytes != h2_preface.substr(0, n)) break;  // HTTP/1.1 (or garbage the server rejects)
+      if (n == h2_preface.size()) {
+        http2 = true;
+        break;
+      }
+      // A prefix of the preface: wait for more bytes. Each wait re-arms the socket's epoll
+      // registration, which reports the bytes already queued at once; a receive low
+      // watermark of one byte more makes the socket readable only when a new byte has come
+      // (or at FIN or an error). Without it this loop would spin until sniff_timeout.
+      std::error_code lec;
+      socket.set_option(asio::socket_base::receive_low_watermark(static_cast<int>(n + 1)), lec);
+      if (lec) {
+        timer.cancel();
+        co_return;
+      }
+      watermark_raised = true;
+    } else if (peer_closed(socket)) {
+      // Nothing new, and nothing more will come: a FIN (or an error) after part of the
+      // preface. Otherwise the wake-up was the readiness reported before the watermark.
+      timer.cancel();
+      co_return;
     }
-    // A prefix of the preface: wait for more bytes to arrive, then look again.
     auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
     if (wec || expired) {
       timer.cancel();
@@ -61,6 +89,10 @@ asio::awaitable<void> sniff(std::shared_ptr<detail::listener_state> s, tcp::sock
     }
   }
   timer.cancel();
+  if (watermark_raised) {
+    std::error_code ignored;  // the default, for the server that takes the socket over
+    socket.set_option(asio::socket_base::receive_low_watermark(1), ignored);
+  }
   if (http2) {
     if (s->http2) s->http2(std::move(socket));
     co_return;  // without a handler the socket closes here
