@@ -6,12 +6,12 @@
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 
+#include <poll.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -146,50 +146,66 @@ protocol classify(std::string_view seen) {
   return protocol::http2;
 }
 
+// Whether the peer has shut down its sending side, or the connection has failed.
+bool peer_closed(tcp::socket& socket) {
+  pollfd p{socket.native_handle(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 // Peeks (MSG_PEEK: nothing is consumed) until the bytes either match the HTTP/2 preface and
 // a SETTINGS frame header or differ from the preface; usually one peek, since "GET " or
 // "POST" differ at once and clients send the preface and SETTINGS together.
 asio::awaitable<void> sniff(state_ptr s, std::size_t index, tcp::socket socket) {
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer timer(ex, s->options.sniff_timeout);
-  asio::steady_timer pause(ex);
   bool expired = false;
   timer.async_wait([&](const std::error_code& ec) {
     if (ec) return;
     expired = true;
     std::error_code ignored;
     socket.cancel(ignored);
-    pause.cancel();
   });
   std::array<char, h2_preface.size() + frame_header_size> head{};
   protocol seen = protocol::undecided;
   std::size_t peeked = 0;
-  auto backoff = std::chrono::milliseconds(1);
+  bool watermark_raised = false;
   for (;;) {
     auto [ec, n] = co_await socket.async_receive(asio::buffer(head), tcp::socket::message_peek, use_nothrow);
     if (ec || expired || n == 0) {
       timer.cancel();
       co_return;  // closed, reset or too slow before saying anything useful
     }
-    seen = classify(std::string_view(head.data(), n));
-    if (seen != protocol::undecided) break;
-    // A prefix of what decides: wait for more bytes. Readiness cannot say "more than the
-    // unread bytes already there" (a wait for it completes at once), so once a wait brought
-    // nothing new the next ones are timed, 1 ms doubling up to 100 ms: a client that stalls
-    // mid-preface costs a few wake-ups until sniff_timeout, not a spinning core.
-    std::error_code wec;
     if (n > peeked) {
       peeked = n;
-      std::tie(wec) = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
-    } else {
-      pause.expires_after(backoff);
-      std::tie(wec) = co_await pause.async_wait(use_nothrow);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
+      seen = classify(std::string_view(head.data(), n));
+      if (seen != protocol::undecided) break;
+      // A prefix of what decides: wait for more bytes. A readiness wait reports the bytes
+      // already queued at once (each wait re-arms the socket's epoll registration), so a
+      // receive low watermark of one byte more makes the socket readable only when a new
+      // byte comes (or at FIN or an error). Without it this loop would spin until
+      // sniff_timeout.
+      std::error_code lec;
+      socket.set_option(asio::socket_base::receive_low_watermark(static_cast<int>(n + 1)), lec);
+      if (lec) {
+        timer.cancel();
+        co_return;
+      }
+      watermark_raised = true;
+    } else if (peer_closed(socket)) {
+      // Nothing new and nothing more to come: a FIN (or an error) part way. Otherwise the
+      // wake-up was the readiness reported before the watermark was raised.
+      timer.cancel();
+      co_return;
     }
+    auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
     if (wec || expired) {
       timer.cancel();
       co_return;
     }
+  }
+  if (watermark_raised) {
+    std::error_code ignored;  // the default, for the server that takes the socket over
+    socket.set_option(asio::socket_base::receive_low_watermark(1), ignored);
   }
   timer.cancel();
   switch (seen) {

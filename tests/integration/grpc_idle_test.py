@@ -5,6 +5,7 @@ reconnects on its next call.
 
 Usage: grpc_idle_test.py CORONET_DEMO
 """
+import os
 import re
 import select
 import signal
@@ -45,11 +46,11 @@ def frame_types(data):
 class Demo:
     """coronet-demo with the shared port and a gRPC-only port, idle timeout IDLE_S."""
 
-    def __init__(self):
+    def __init__(self, preface_timeout_s=PREFACE_TIMEOUT_S):
         self.proc = subprocess.Popen(
             [DEMO, "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--threads", "1",
              "--grpc-idle-timeout", str(int(IDLE_S * 1000)),
-             "--preface-timeout", str(int(PREFACE_TIMEOUT_S * 1000))],
+             "--preface-timeout", str(int(preface_timeout_s * 1000))],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         first, second = self.proc.stdout.readline(), self.proc.stdout.readline()
         shared = re.search(r"listening on 127\.0\.0\.1:(\d+)", first)
@@ -193,6 +194,79 @@ class IdleConnectionTest(unittest.TestCase):
             print("idle channel: %s" % [s.name for s in states], file=sys.stderr)
             self.assertEqual(say_hello("again", timeout=5), "Hello, again")
             channel.unsubscribe(states.append)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class PartialPrefaceTest(unittest.TestCase):
+    """The shared port's listener waits for the rest of a partial HTTP/2 preface without
+    spinning (it used to peek in a busy loop until sniff_timeout), closes a connection whose
+    client half-closes after part of it, and still tells slow prefaces and slow HTTP/1.1
+    heads apart."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.demo = Demo(preface_timeout_s=10)  # the held prefaces must outlast the test
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.demo.stop()
+
+    def connect(self):
+        s = socket.create_connection(("127.0.0.1", self.demo.shared_port), timeout=5)
+        self.addCleanup(s.close)
+        return s
+
+    def test_partial_prefaces_cost_no_cpu_and_half_closed_ones_are_closed(self):
+        held, half_closed = [], []
+        for _ in range(8):
+            s = self.connect()
+            s.sendall(PREFACE[:12])
+            held.append(s)
+            s = self.connect()
+            s.sendall(PREFACE[:12])
+            s.shutdown(socket.SHUT_WR)
+            half_closed.append(s)
+        time.sleep(0.2)
+        before = cpu_seconds(self.demo.proc.pid)
+        time.sleep(2)
+        used = cpu_seconds(self.demo.proc.pid) - before
+        print("16 partial prefaces: %.2f s of CPU in 2 s" % used, file=sys.stderr)
+        self.assertLess(used, 0.25)  # a busy loop takes what it can get of a core: up to 2 s
+        for s in half_closed:  # closed by the server, not at sniff_timeout (10 s)
+            s.settimeout(1)
+            try:
+                self.assertEqual(s.recv(100), b"")
+            except ConnectionResetError:
+                pass
+        for s in held:
+            s.setblocking(False)
+            with self.assertRaises(BlockingIOError):  # still open, nothing sent
+                s.recv(100)
+        s = held[0]
+        s.setblocking(True)
+        s.sendall(PREFACE[12:] + EMPTY_SETTINGS)
+        self.assertEqual(frame_types(s.recv(9)), [0x4])  # the gRPC server's SETTINGS
+
+    def test_a_preface_byte_by_byte_reaches_the_grpc_server(self):
+        s = self.connect()
+        for b in PREFACE:
+            s.sendall(bytes([b]))
+            time.sleep(0.01)
+        s.sendall(EMPTY_SETTINGS)
+        self.assertEqual(frame_types(s.recv(9)), [0x4])
+
+    def test_an_http_head_that_starts_like_the_preface_is_served(self):
+        s = self.connect()
+        s.sendall(b"P")  # as "PRI" starts
+        time.sleep(0.2)
+        s.sendall(b"UT / HTTP/1.0\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 405 "))
 
 
 if __name__ == "__main__":

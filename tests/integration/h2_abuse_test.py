@@ -304,7 +304,7 @@ class AbuseTest(unittest.TestCase):
             return [line for line in out.splitlines() if line.startswith(("finished", "requests", "status"))]
 
         r = self.attack("h2load, 4 connections x 1000 concurrent SayHello, 10000 calls", run,
-                        p99_s=HEALTHY_P99_HEAVY_S, rss_mib=64, cpu_s=6.0)
+                        p99_s=HEALTHY_P99_HEAVY_S, rss_mib=128, cpu_s=6.0)
         self.assertIn("10000 succeeded", r[1])
 
     # 7. Messages over the 4 MiB receive limit.
