@@ -79,6 +79,10 @@ void acceptor_set::close() {
       e->acceptor.close(ignored);
     });
   }
+  // From now on each acceptor is owned only by work on its own context (its accept loop and
+  // the close above), so it goes when that context does, never after it: the owner of this
+  // set may outlive some of the runtime's contexts.
+  entries_.clear();
 }
 
 }  // namespace coronet::detail

@@ -55,8 +55,10 @@ struct handed_over {
   // Descriptor and socket inode: a descriptor number reused by another socket after gRPC
   // closed ours has another inode.
   std::vector<std::pair<int, ino_t>> open;
-  std::unique_ptr<asio::steady_timer> sweep_timer;
-  bool sweeping = false;
+  // The running sweep's timer, to cancel it. The timer lives in the sweep's coroutine frame,
+  // on this context: the state is shared by every context and may outlive some of them.
+  asio::steady_timer* sweep_timer = nullptr;
+  bool sweeping = false;  // a sweep is spawned (its frame may not have started yet)
   bool closed = false;
 };
 
@@ -83,19 +85,34 @@ namespace {
 using state_ptr = std::shared_ptr<detail::listener_state>;
 
 // Once a second, forgets the handed-over connections whose descriptor is closed (or now
-// another socket). Runs while its context has some and the listener is open.
-asio::awaitable<void> sweep(state_ptr s, std::size_t index) {
-  auto& h = s->handed[index];
+// another socket). Runs while its context has some and the listener is open; holds the state
+// only while it works, so that the state goes with the listener.
+asio::awaitable<void> sweep(std::weak_ptr<detail::listener_state> weak, std::size_t index) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  // Unregisters the timer however the frame ends, at shutdown too.
+  struct registration {
+    std::weak_ptr<detail::listener_state> weak;
+    std::size_t index;
+    ~registration() {
+      if (const auto s = weak.lock()) {
+        s->handed[index].sweep_timer = nullptr;
+        s->handed[index].sweeping = false;
+      }
+    }
+  } registered{weak, index};
+  if (const auto s = weak.lock()) s->handed[index].sweep_timer = &timer;
   for (;;) {
-    h.sweep_timer->expires_after(std::chrono::seconds(1));
-    co_await h.sweep_timer->async_wait(use_nothrow);
-    if (h.closed) break;
+    timer.expires_after(std::chrono::seconds(1));
+    co_await timer.async_wait(use_nothrow);
+    const auto s = weak.lock();
+    if (!s) co_return;
+    auto& h = s->handed[index];
+    if (h.closed) co_return;
     const auto before = h.open.size();
     std::erase_if(h.open, [](const auto& e) { return inode_of(e.first) != e.second; });
     s->http2_open.fetch_sub(before - h.open.size(), std::memory_order_relaxed);
-    if (h.open.empty()) break;
+    if (h.open.empty()) co_return;
   }
-  h.sweeping = false;
 }
 
 void track(const state_ptr& s, std::size_t index, const asio::any_io_executor& ex, int fd) {
@@ -104,7 +121,6 @@ void track(const state_ptr& s, std::size_t index, const asio::any_io_executor& e
   s->http2_open.fetch_add(1, std::memory_order_relaxed);
   if (h.sweeping || h.closed) return;
   h.sweeping = true;
-  if (!h.sweep_timer) h.sweep_timer = std::make_unique<asio::steady_timer>(ex);
   asio::co_spawn(ex, sweep(s, index), asio::detached);
 }
 
@@ -267,7 +283,9 @@ void listener::close() {
   // The sweeps end too: nothing new is handed over, and a pending timer would keep its
   // context running.
   for (std::size_t i = 0; i < state_->handed.size(); ++i) {
-    asio::post(runtime_.context(i), [s = state_, i] {
+    asio::post(runtime_.context(i), [weak = std::weak_ptr(state_), i] {
+      const auto s = weak.lock();
+      if (!s) return;
       auto& h = s->handed[i];
       h.closed = true;
       if (h.sweep_timer) h.sweep_timer->cancel();
