@@ -35,6 +35,7 @@ DEMO = sys.argv[1]
 CLIENT = sys.argv[2]
 
 
+import demo_process
 from greeting_wire import decode_greeting, encode_greeting
 
 
@@ -57,15 +58,7 @@ class Demo:
         return "http://%s%s" % (self.address, path)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        demo_process.stop(self.proc)
 
 
 def curl(*args):

@@ -8,7 +8,6 @@ Usage: grpc_idle_test.py CORONET_DEMO
 import os
 import re
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ EMPTY_SETTINGS = bytes([0, 0, 0, 0x4, 0, 0, 0, 0, 0])
 GOAWAY = 0x7
 
 
+import demo_process
 from greeting_wire import decode_greeting, encode_greeting
 
 
@@ -61,14 +61,7 @@ class Demo:
         self.shared_port, self.grpc_port = int(shared.group(1)), int(direct.group(1))
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        demo_process.stop(self.proc)
 
 
 class SilentPeer:

@@ -15,7 +15,6 @@ Every attack is bounded by a frame count and a deadline and sends to 127.0.0.1 o
 import json
 import os
 import re
-import signal
 import socket
 import struct
 import subprocess
@@ -24,6 +23,8 @@ import threading
 import time
 
 import hpack
+
+import demo_process
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -479,14 +480,7 @@ class Demo:
         return len(os.listdir("/proc/%d/fd" % self.pid))
 
     def stop(self):
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
+        demo_process.stop(self.proc)
         self._stderr.close()
 
 
