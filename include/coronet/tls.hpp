@@ -97,7 +97,15 @@ class server_context {
   std::shared_ptr<state> state_;
 };
 
-/// Client-side TLS settings for http::client.
+/// Why a handshake failed: OpenSSL's reason, e.g. "tlsv1 alert protocol version" or "no
+/// application protocol". (Also the category of later TLS record errors.)
+const std::error_category& handshake_category() noexcept;
+/// A certificate the peer presented was not accepted; the value is OpenSSL's X509_V_ERR_*
+/// code, the message its reason: "certificate verification failed: hostname mismatch",
+/// "...: unable to get local issuer certificate", "...: certificate has expired".
+const std::error_category& verification_category() noexcept;
+
+/// Client-side TLS settings for http::client (client_options::tls).
 struct client_config {
   /// Verify the server's chain and host name (off only for tests against throw-away
   /// certificates you cannot trust otherwise).

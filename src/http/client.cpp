@@ -6,6 +6,7 @@
 // it enforces the request's deadline (closing the socket); while it sits in the pool, the
 // idle expiry.
 #include "client_pool.hpp"
+#include "client_tls.hpp"
 #include "serializer.hpp"
 
 #include <coronet/http/client.hpp>
@@ -59,13 +60,16 @@ asio::awaitable<result<response>> exchange(std::shared_ptr<detail::client_state>
   for (int attempt = 0;; ++attempt) {
     auto& c = *l.conn;
     if (!c.connected) {
-      if (auto ec = co_await detail::connect(c, u, deadline, st->options)) co_return ec;
+      if (auto ec = co_await detail::connect(c, u, deadline, st->options, *st)) co_return ec;
     } else {
       c.watchdog.expires_at(deadline);
     }
     const auto e = co_await detail::send_and_receive(c, *head, body, method == "HEAD", sink, may_follow);
     if (!e.ec) {
       l.reusable = c.parser.keep_alive() && c.begin == c.end && !c.timed_out;
+#if CORONET_HAS_TLS
+      detail::remember_session(c);
+#endif
       co_return std::move(c.parser.message());
     }
     // A kept-alive connection the server closed while it sat in the pool: one more try on a
@@ -103,7 +107,7 @@ asio::awaitable<result<response>> perform(std::shared_ptr<detail::client_state> 
       req.body.clear();
       req.headers.erase("content-type");
     }
-    if (next->host != u->host || next->port != u->port) {
+    if (!next->same_origin(*u)) {
       // Credentials and a pinned Host belong to the original server only.
       req.headers.erase("host");
       req.headers.erase("authorization");
@@ -135,7 +139,9 @@ asio::awaitable<result<response>> run(std::shared_ptr<detail::client_state> st, 
 }  // namespace
 
 client::client(asio::any_io_executor executor, client_options options)
-    : executor_(std::move(executor)), state_(std::make_shared<detail::client_state>(executor_, std::move(options))) {}
+    : executor_(std::move(executor)), state_(std::make_shared<detail::client_state>(executor_, std::move(options))) {
+  detail::load_client_tls(*state_);
+}
 
 client::~client() {
   state_->closed = true;

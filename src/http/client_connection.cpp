@@ -1,4 +1,9 @@
 #include "client_connection.hpp"
+#include "client_tls.hpp"
+
+#if CORONET_HAS_TLS
+#include "tls/io.hpp"
+#endif
 
 #include <asio/this_coro.hpp>
 #include <asio/write.hpp>
@@ -15,6 +20,17 @@ using asio::ip::tcp;
 using clock = std::chrono::steady_clock;
 using coronet::detail::use_nothrow;
 
+void client_connection::close() noexcept {
+#if CORONET_HAS_TLS
+  if (tls) {
+    if (connected && socket.is_open()) tls::detail::send_close_notify(socket, *tls);
+    tls.reset();
+  }
+#endif
+  std::error_code ignored;
+  socket.close(ignored);
+}
+
 bool looks_alive(tcp::socket& s) noexcept {
   char byte;
   const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -27,7 +43,8 @@ asio::awaitable<bool> cancelled() {
 }
 
 asio::awaitable<std::error_code> connect(client_connection& c, const url& u,
-                                         clock::time_point deadline, const client_options& o) {
+                                         clock::time_point deadline, const client_options& o,
+                                         client_state& st) {
   const auto connect_deadline = clock::now() + o.connect_timeout;
   const bool connect_bound = connect_deadline < deadline;
   c.watchdog.expires_at(std::min(connect_deadline, deadline));
@@ -65,6 +82,20 @@ asio::awaitable<std::error_code> connect(client_connection& c, const url& u,
       std::error_code ignored;
       c.socket.non_blocking(true, ignored);
       c.socket.set_option(tcp::no_delay(true), ignored);
+#if CORONET_HAS_TLS
+      if (u.secure) {
+        const auto tec = co_await start_tls(c, u, st);
+        if (c.timed_out) co_return timed_out;
+        if (co_await cancelled()) co_return client_errc::cancelled;
+        if (tec) {
+          c.close();
+          co_return tec;
+        }
+      }
+#else
+      (void)st;
+      if (u.secure) co_return client_errc::unsupported_scheme;
+#endif
       c.connected = true;
       c.watchdog.expires_at(deadline);
       co_return std::error_code{};
@@ -81,7 +112,14 @@ asio::awaitable<exchange_error> send_and_receive(client_connection& c, std::stri
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
   const std::size_t total = head.size() + body.size();
   std::error_code ec;
-  std::size_t n = c.socket.write_some(bufs, ec);  // usually the whole request, no suspension
+  std::size_t n = 0;
+#if CORONET_HAS_TLS
+  if (c.tls) {
+    ec = co_await tls::detail::write(c.socket, *c.tls, bufs);
+    n = total;
+  } else
+#endif
+  n = c.socket.write_some(bufs, ec);  // usually the whole request, no suspension
   if (ec == asio::error::would_block) {
     ec = {};
     n = 0;
@@ -106,8 +144,13 @@ asio::awaitable<exchange_error> send_and_receive(client_connection& c, std::stri
   for (;;) {
     if (c.begin == c.end) {
       c.begin = c.end = 0;
-      auto [rec, got] = co_await c.socket.async_read_some(
-          asio::buffer(c.buffer.get(), client_connection::read_buffer_size), use_nothrow);
+      const auto into = asio::buffer(c.buffer.get(), client_connection::read_buffer_size);
+#if CORONET_HAS_TLS
+      auto [rec, got] = c.tls ? co_await tls::detail::read_some(c.socket, *c.tls, into)
+                              : co_await c.socket.async_read_some(into, use_nothrow);
+#else
+      auto [rec, got] = co_await c.socket.async_read_some(into, use_nothrow);
+#endif
       if (c.timed_out) co_return exchange_error{client_errc::timeout};
       if (rec && rec != asio::error::eof) {
         if (co_await cancelled()) co_return exchange_error{client_errc::cancelled};

@@ -6,6 +6,11 @@
 #include "parser.hpp"
 #include "watchdog.hpp"
 
+#include <coronet/config.hpp>
+#if CORONET_HAS_TLS
+#include "tls/session.hpp"
+#endif
+
 #include <coronet/http/client.hpp>
 
 #include <asio/ip/tcp.hpp>
@@ -18,6 +23,7 @@
 namespace coronet::http::detail {
 
 struct host_pool;
+struct client_state;
 
 struct client_connection : std::enable_shared_from_this<client_connection> {
   static constexpr std::size_t read_buffer_size = 16 * 1024;
@@ -27,10 +33,7 @@ struct client_connection : std::enable_shared_from_this<client_connection> {
 
   /// In the pool: the idle expiry; in use: the request's deadline (closes the socket).
   void on_deadline();
-  void close() noexcept {
-    std::error_code ignored;
-    socket.close(ignored);
-  }
+  void close() noexcept;
 
   asio::ip::tcp::socket socket;
   detail::watchdog<client_connection> watchdog;
@@ -39,6 +42,10 @@ struct client_connection : std::enable_shared_from_this<client_connection> {
   std::unique_ptr<char[]> buffer;
   std::size_t begin = 0;
   std::size_t end = 0;
+#if CORONET_HAS_TLS
+  std::unique_ptr<tls::detail::session> tls;  // https: the session over `socket`
+  bool session_saved = false;  // its session is in the pool for resumption
+#endif
   asio::ip::tcp::resolver* resolver = nullptr;  // set while resolving, so a deadline can cancel it
   bool connected = false;
   bool reused = false;     // carried a request before: the server may have closed it since
@@ -54,10 +61,11 @@ struct client_connection : std::enable_shared_from_this<client_connection> {
 asio::awaitable<bool> cancelled();
 
 /// Resolves and connects a fresh connection within connect_timeout (and the request's
-/// deadline), trying every address the name resolves to.
+/// deadline), trying every address the name resolves to; for https, the TLS handshake too
+/// (client_tls.cpp), within the same connect_timeout.
 asio::awaitable<std::error_code> connect(client_connection& c, const url& u,
                                          std::chrono::steady_clock::time_point deadline,
-                                         const client_options& o);
+                                         const client_options& o, client_state& st);
 
 struct exchange_error {
   std::error_code ec;

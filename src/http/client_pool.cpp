@@ -8,7 +8,7 @@ using clock = std::chrono::steady_clock;
 using coronet::detail::use_nothrow;
 
 host_pool& client_state::pool_for(const url& u) {
-  auto& p = pools[{u.host, u.port}];
+  auto& p = pools[{u.secure, u.host, u.port}];
   p.owner = this;
   return p;
 }

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,8 @@ struct pool_waiter {
 
 struct host_pool {
   client_state* owner = nullptr;
+  /// https: the last resumable TLS session (an SSL_SESSION), offered to new connections.
+  std::shared_ptr<void> tls_session;
   std::vector<std::shared_ptr<client_connection>> idle;  // most recently used last
   std::size_t open = 0;  // busy, idle and connecting connections
   std::deque<pool_waiter*> waiters;
@@ -52,7 +55,10 @@ struct client_state {
 
   asio::any_io_executor ex;
   client_options options;
-  std::map<std::pair<std::string, std::uint16_t>, host_pool> pools;  // node addresses are stable
+  std::map<std::tuple<bool, std::string, std::uint16_t>, host_pool> pools;  // node addresses are stable
+  /// https: the SSL_CTX made from options.tls (client_tls.cpp), on the first https request
+  /// unless options.tls names files, which are then loaded (and checked) by the constructor.
+  std::shared_ptr<void> tls_context;
   bool closed = false;
 };
 

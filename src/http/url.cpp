@@ -83,12 +83,12 @@ std::string url::authority() const {
   a.reserve(host.size() + 8);
   if (ipv6()) a.append("[").append(host).append("]");
   else a.append(host);
-  if (port != 80) a.append(":").append(std::to_string(port));
+  if (port != default_port()) a.append(":").append(std::to_string(port));
   return a;
 }
 
 std::string url::str() const {
-  std::string s = "http://";
+  std::string s = secure ? "https://" : "http://";
   s.append(authority()).append(target);
   return s;
 }
@@ -106,12 +106,17 @@ result<url> parse_url(std::string_view text) {
                     c == '+' || c == '-' || c == '.';
     if (!ok) return client_errc::invalid_url;
   }
-  if (!iequals(scheme, "http")) return client_errc::unsupported_scheme;
+  url u;
+  if (iequals(scheme, "https")) {
+    u.secure = true;
+    u.port = 443;
+  } else if (!iequals(scheme, "http")) {
+    return client_errc::unsupported_scheme;
+  }
   auto rest = text.substr(colon + 1);
   if (rest.substr(0, 2) != "//") return client_errc::invalid_url;
   rest.remove_prefix(2);
   const auto end = std::min(rest.find_first_of("/?#"), rest.size());
-  url u;
   if (!parse_authority(rest.substr(0, end), u)) return client_errc::invalid_url;
   if (!set_target(rest.substr(end), u)) return client_errc::invalid_url;
   return u;
@@ -120,7 +125,7 @@ result<url> parse_url(std::string_view text) {
 result<url> resolve_url(const url& base, std::string_view location) {
   if (location.empty()) return client_errc::invalid_url;
   if (location.substr(0, 2) == "//") {
-    std::string absolute = "http:";
+    std::string absolute = base.secure ? "https:" : "http:";
     absolute.append(location);
     return parse_url(absolute);
   }

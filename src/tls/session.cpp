@@ -59,21 +59,28 @@ BIO_METHOD* memory_method() {
 }
 
 }  // namespace
+}  // namespace coronet::tls::detail
 
-const std::error_category& category() noexcept {
-  static const openssl_category c;
+namespace coronet::tls {
+
+const std::error_category& handshake_category() noexcept {
+  static const detail::openssl_category c;
   return c;
 }
 
-const std::error_category& verify_category() noexcept {
-  static const x509_category c;
+const std::error_category& verification_category() noexcept {
+  static const detail::x509_category c;
   return c;
 }
+
+}  // namespace coronet::tls
+
+namespace coronet::tls::detail {
 
 std::error_code last_error() noexcept {
   const unsigned long e = ERR_get_error();
   ERR_clear_error();
-  return {static_cast<int>(e), category()};
+  return {static_cast<int>(e), handshake_category()};
 }
 
 session::session(SSL_CTX* ctx, bool server) : ssl_(SSL_new(ctx)) {
@@ -159,7 +166,7 @@ want session::on_error(int rc) {
       const long verify = SSL_get_verify_result(ssl_);
       if (!handshake_done_ && verify != X509_V_OK) {
         ERR_clear_error();
-        error_ = {static_cast<int>(verify), verify_category()};
+        error_ = {static_cast<int>(verify), verification_category()};
       } else {
         error_ = last_error();
       }

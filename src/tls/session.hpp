@@ -99,10 +99,6 @@ class session {
   bool handshake_done_ = false;
 };
 
-/// The error category of TLS failures: OpenSSL's packed error codes, and X509 verification
-/// results (verify_error(v)).
-const std::error_category& category() noexcept;
-const std::error_category& verify_category() noexcept;
 /// The oldest queued OpenSSL error as an error_code (clears the queue).
 std::error_code last_error() noexcept;
 

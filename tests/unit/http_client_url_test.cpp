@@ -44,9 +44,21 @@ TEST(http_client_url, ipv4_and_bracketed_ipv6_literals) {
   EXPECT_EQ(parsed("http://[2001:DB8::1]/").host, "2001:db8::1");
 }
 
-TEST(http_client_url, https_and_other_schemes_are_unsupported) {
-  EXPECT_EQ(http::parse_url("https://example.com/").error(), http::client_errc::unsupported_scheme);
+TEST(http_client_url, https_defaults_to_port_443) {
+  const auto u = parsed("HTTPS://Example.com/a");
+  EXPECT_TRUE(u.secure);
+  EXPECT_EQ(u.port, 443);
+  EXPECT_EQ(u.authority(), "example.com");
+  EXPECT_EQ(u.str(), "https://example.com/a");
+  EXPECT_EQ(parsed("https://example.com:80/").authority(), "example.com:80");
+  EXPECT_EQ(parsed("https://example.com:443/").str(), "https://example.com/");
+  EXPECT_FALSE(u.same_origin(parsed("http://example.com:443/a")));
+  EXPECT_TRUE(u.same_origin(parsed("https://example.com:443/b")));
+}
+
+TEST(http_client_url, other_schemes_are_unsupported) {
   EXPECT_EQ(http::parse_url("ftp://example.com/").error(), http::client_errc::unsupported_scheme);
+  EXPECT_EQ(http::parse_url("ws://example.com/").error(), http::client_errc::unsupported_scheme);
 }
 
 TEST(http_client_url, malformed_urls_are_invalid) {
@@ -66,7 +78,9 @@ TEST(http_client_url, locations_resolve_against_the_base) {
   EXPECT_EQ(http::resolve_url(base, "/root?z")->str(), "http://a.test:81/root?z");
   EXPECT_EQ(http::resolve_url(base, "other")->str(), "http://a.test:81/dir/other");
   EXPECT_EQ(http::resolve_url(base, "?k=v")->str(), "http://a.test:81/dir/page?k=v");
-  EXPECT_EQ(http::resolve_url(base, "https://b.test/").error(), http::client_errc::unsupported_scheme);
+  EXPECT_EQ(http::resolve_url(base, "https://b.test/")->str(), "https://b.test/");
+  EXPECT_EQ(http::resolve_url(parsed("https://a.test/x"), "//c.test/y")->str(), "https://c.test/y");
+  EXPECT_EQ(http::resolve_url(base, "ftp://b.test/").error(), http::client_errc::unsupported_scheme);
   EXPECT_FALSE(http::resolve_url(base, ""));
 }
 

@@ -20,6 +20,7 @@
 #include <coronet/http/client_error.hpp>
 #include <coronet/http/message.hpp>
 #include <coronet/http/url.hpp>
+#include <coronet/tls.hpp>
 
 #include <asio/any_io_executor.hpp>
 
@@ -37,7 +38,8 @@ struct client_state;  // the pools; shared with calls in flight. Defined in src/
 }  // namespace detail
 
 struct client_options {
-  /// From the start of DNS resolution to an established TCP connection. Over it:
+  /// From the start of DNS resolution to an established connection (for https, the TLS
+  /// handshake done). Over it:
   /// client_errc::connect_timeout.
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
   /// Whole request: waiting for a pooled connection, connecting, sending, and receiving the
@@ -58,12 +60,16 @@ struct client_options {
   unsigned follow_redirects = 0;
   /// User-Agent header; empty sends none.
   std::string user_agent = "coronet/" CORONET_VERSION;
+  /// https:// requests: whose certificates to trust (the system's store by default), an
+  /// optional client certificate, session resumption. Files named here are loaded by the
+  /// client's constructor, which throws tls::error when one cannot be.
+  tls::client_config tls = {};
 };
 
 /// One request, for request() and stream().
 struct client_request {
   std::string method = "GET";
-  std::string url;    ///< absolute http:// URL
+  std::string url;    ///< absolute http:// or https:// URL
   fields headers;     ///< extra fields; Host, Content-Length and User-Agent are added
   std::string body;   ///< sent with Content-Length when non-empty (or method is POST/PUT/PATCH)
 };

@@ -2,6 +2,9 @@
 //
 // Every client call completes with a `result<T>`: either the value or a std::error_code from
 // `client_category()`, so each failure is told apart without exceptions on the request path.
+// An https:// request whose TLS handshake fails completes with a code from
+// tls::verification_category() (the server's certificate was not accepted: the message says
+// why) or tls::handshake_category() (any other handshake failure); never with a downgrade.
 //
 //     auto res = co_await c.get("http://127.0.0.1:8080/");
 //     if (!res) { if (res.error() == http::client_errc::timeout) ...; co_return; }
@@ -17,7 +20,7 @@ namespace coronet::http {
 
 enum class client_errc {
   invalid_url = 1,      ///< the URL could not be parsed
-  unsupported_scheme,   ///< not http:// (https is not supported)
+  unsupported_scheme,   ///< not http:// or https:// (or https:// in a build without TLS)
   dns_failure,          ///< the host name did not resolve
   connection_refused,   ///< nothing listens at the address (every address was tried)
   connect_failed,       ///< connecting failed for another reason (unreachable, reset)
