@@ -21,6 +21,15 @@ using coronet::detail::use_nothrow;
 
 // The read buffer of an idle connection: the exchange's, borrowed only when the socket has
 // bytes to read (and given back if it had none after all).
+#if CORONET_HAS_TLS
+// The same for TLS: ciphertext lands in the session's input buffer.
+struct connection::tls_idle_input {
+  connection* c;
+  asio::mutable_buffer acquire() { return c->tls_->session.input_space(); }
+  void release() { c->tls_->session.release_buffers(); }
+};
+#endif
+
 struct connection::idle_buffer {
   connection* c;
   asio::mutable_buffer acquire() {
@@ -97,17 +106,19 @@ bool connection::park() {
 // without trying recv first (drained_read.hpp).
 void connection::wait_idle() {
 #if CORONET_HAS_TLS
-  // TLS needs a coroutine to read (a record may arrive in pieces): wait for readiness
-  // without one, as an idle plaintext connection does, unless the session already holds
-  // input (a record read together with the previous one).
+  // TLS: the same read without a coroutine, into the session's input buffer (taken only when
+  // bytes are there); the runner decrypts. Unless the session already holds input (a record
+  // that came with the previous one).
   if (tls_) {
     if (tls_->session.has_buffered_input()) {
-      asio::post(worker_.ctx, [self = shared_from_this()] { self->on_readable({}); });
+      asio::post(worker_.ctx, [self = shared_from_this()] { self->on_readable({}, 0); });
       return;
     }
     tls_->session.release_buffers();
-    socket_.async_wait(tcp::socket::wait_read,
-                       [self = shared_from_this()](std::error_code ec) { self->on_readable(ec); });
+    async_read_drained(worker_.io_reactor, socket_, tls_idle_input{this},
+                       [self = shared_from_this()](std::error_code ec, std::size_t n) {
+                         self->on_readable(ec, n);
+                       });
     return;
   }
 #endif
@@ -134,11 +145,20 @@ void connection::on_idle_read(std::error_code ec, std::size_t n) {
   serve_on_runner(worker_, this);
 }
 
-void connection::on_readable(std::error_code ec) {
-  if (timed_out_ || ec) {
+void connection::on_readable(std::error_code ec, std::size_t n) {
+  if (timed_out_ || (ec && ec != asio::error::would_block)) {
     finish();
     return;
   }
+#if CORONET_HAS_TLS
+  if (n > 0) tls_->session.commit_input(n);
+  if (!tls_->session.has_buffered_input()) {
+    wait_idle();
+    return;
+  }
+#else
+  (void)n;
+#endif
   ex();
   readable_ = true;
   phase_ = phase::head;

@@ -52,6 +52,7 @@ class connection : public std::enable_shared_from_this<connection> {
   enum class phase { idle, head, body, handling, writing };
   class chunk_writer;
   struct idle_buffer;
+  struct tls_idle_input;
 
   /// What planning a request decided.
   struct plan {
@@ -77,7 +78,7 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::awaitable<std::pair<std::error_code, std::size_t>> read_some(asio::mutable_buffer into);
   /// TLS: the handshake, within the head timeout; false when the connection must close.
   asio::awaitable<bool> establish();
-  void on_readable(std::error_code ec);
+  void on_readable(std::error_code ec, std::size_t n);
   exchange& ex() {
     if (!ex_) ex_ = worker_.borrow(state_->limits());
     return *ex_;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace coronet::tls::detail {
 namespace {
@@ -57,6 +58,26 @@ BIO_METHOD* memory_method() {
   }();
   return method;
 }
+
+// Input buffers, recycled per thread: a keep-alive connection gives its buffer back between
+// requests (an idle connection holds none) and takes one again when the next request comes,
+// so a buffer is neither allocated nor cleared for each request. A connection stays on one
+// thread, so a thread-local free list needs no lock.
+struct buffer_cache {
+  static constexpr std::size_t max_spare = 64;
+  std::vector<std::unique_ptr<char[]>> spare;
+
+  std::unique_ptr<char[]> take() {
+    if (spare.empty()) return std::make_unique_for_overwrite<char[]>(session::input_size);
+    auto b = std::move(spare.back());
+    spare.pop_back();
+    return b;
+  }
+  void give(std::unique_ptr<char[]> b) {
+    if (spare.size() < max_spare) spare.push_back(std::move(b));
+  }
+};
+thread_local buffer_cache buffers;
 
 }  // namespace
 }  // namespace coronet::tls::detail
@@ -118,7 +139,7 @@ int session::bio_write(void* self, const char* from, int len) noexcept {
 }
 
 asio::mutable_buffer session::input_space() {
-  if (!in_) in_ = std::make_unique<char[]>(input_size);
+  if (!in_) in_ = buffers.take();
   if (in_begin_ > 0 && in_end_ == input_size) {
     std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
     in_end_ -= in_begin_;
@@ -133,7 +154,7 @@ bool session::has_buffered_input() const noexcept {
 
 void session::release_buffers() noexcept {
   if (in_ && in_end_ == in_begin_) {
-    in_.reset();
+    buffers.give(std::move(in_));
     in_begin_ = in_end_ = 0;
   }
   if (out_begin_ == out_.size() && out_.capacity() > max_record * 2) {
