@@ -5,6 +5,12 @@
 #include "connection.hpp"
 #include "serializer.hpp"
 
+#if CORONET_HAS_TLS
+#include "tls/io.hpp"
+#endif
+
+#include <asio/post.hpp>
+
 #include <algorithm>
 #include <utility>
 
@@ -90,6 +96,21 @@ bool connection::park() {
 // not for a read; and a read that drained the socket lets the next one wait for readiness
 // without trying recv first (drained_read.hpp).
 void connection::wait_idle() {
+#if CORONET_HAS_TLS
+  // TLS needs a coroutine to read (a record may arrive in pieces): wait for readiness
+  // without one, as an idle plaintext connection does, unless the session already holds
+  // input (a record read together with the previous one).
+  if (tls_) {
+    if (tls_->session.has_buffered_input()) {
+      asio::post(worker_.ctx, [self = shared_from_this()] { self->on_readable({}); });
+      return;
+    }
+    tls_->session.release_buffers();
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this()](std::error_code ec) { self->on_readable(ec); });
+    return;
+  }
+#endif
   async_read_drained(worker_.io_reactor, socket_, idle_buffer{this},
                      [self = shared_from_this()](std::error_code ec, std::size_t n) {
                        self->on_idle_read(ec, n);
@@ -113,11 +134,27 @@ void connection::on_idle_read(std::error_code ec, std::size_t n) {
   serve_on_runner(worker_, this);
 }
 
+void connection::on_readable(std::error_code ec) {
+  if (timed_out_ || ec) {
+    finish();
+    return;
+  }
+  ex();
+  readable_ = true;
+  phase_ = phase::head;
+  set_timeout(state_->options.read_header_timeout);
+  serve_on_runner(worker_, this);
+}
+
 void connection::finish() {
   done_ = true;
   watchdog_.cancel();
   worker_.connections.erase(this);
   if (ex_) worker_.give_back(std::move(ex_));
+#if CORONET_HAS_TLS
+  // Graceful closes end with close_notify, so the client can tell them from truncation.
+  if (tls_ && tls_->established && !timed_out_) tls::detail::send_close_notify(socket_, tls_->session);
+#endif
   std::error_code ec;
   socket_.close(ec);
   state_->live.fetch_sub(1, std::memory_order_acq_rel);
@@ -126,11 +163,12 @@ void connection::finish() {
 // Serves until the connection is idle (true) or must close (false).
 asio::awaitable<bool> connection::serve() {
   const auto& opt = state_->options;
+  if (tls_ && !tls_->established && !co_await establish()) co_return false;
   for (;;) {
     if (!ex_ || ex_->buffered() == 0) {
       if (!co_await flush()) co_return false;
       if (closing_) co_return false;
-      if (ex_ && ex_->parser.idle()) worker_.give_back(std::move(ex_));
+      if (ex_ && ex_->parser.idle() && !readable_) worker_.give_back(std::move(ex_));
       if (!ex_) co_return true;  // between requests: park() waits without this coroutine
       // A request in pieces: read the rest into the buffer that holds its beginning. (After
       // a pipelined answer, the next head's deadline runs from its first byte.)
@@ -138,9 +176,9 @@ asio::awaitable<bool> connection::serve() {
         phase_ = phase::head;
         set_timeout(opt.read_header_timeout);
       }
-      auto [ec, n] = co_await async_read_drained(
-          worker_.io_reactor, socket_,
-          asio::buffer(ex_->buffer.get() + ex_->end, exchange::buffer_size - ex_->end), use_nothrow);
+      auto [ec, n] = co_await read_some(asio::buffer(ex_->buffer.get() + ex_->end, exchange::buffer_size - ex_->end));
+      readable_ = false;
+      if (n > 0) fresh_ = false;
       if (timed_out_ || (ec && ec != asio::error::would_block)) {
         if (timed_out_) co_await send_error(http::status::request_timeout, "request timeout");
         co_return false;  // also: the peer closed or reset, there is no one to answer
@@ -246,6 +284,9 @@ asio::awaitable<bool> connection::on_message() {
   watchdog_.disarm();
   ++requests_;
   ex_->planned = false;
+#if CORONET_HAS_TLS
+  req.tls_peer = tls_ ? &tls_->session.peer() : nullptr;
+#endif
   bool keep = p.keep_alive() && !state_->draining.load(std::memory_order_relaxed) &&
               (opt.max_requests_per_connection == 0 || requests_ < opt.max_requests_per_connection);
 
@@ -294,6 +335,9 @@ asio::awaitable<void> connection::send_error(http::status s, std::string_view wh
 // answer before the client reads it; so half-close, then drain briefly (bounded in bytes and
 // time) before closing.
 asio::awaitable<void> connection::linger() {
+#if CORONET_HAS_TLS
+  if (tls_ && tls_->established) tls::detail::send_close_notify(socket_, tls_->session);
+#endif
   std::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
   if (ec) co_return;
@@ -311,8 +355,52 @@ asio::awaitable<void> connection::linger() {
   }
 }
 
+asio::awaitable<std::pair<std::error_code, std::size_t>> connection::read_some(asio::mutable_buffer into) {
+#if CORONET_HAS_TLS
+  if (tls_) co_return co_await tls::detail::read_some(socket_, tls_->session, into);
+#endif
+  auto [ec, n] = co_await async_read_drained(worker_.io_reactor, socket_, into, use_nothrow);
+  co_return std::pair{ec, n};
+}
+
+asio::awaitable<bool> connection::establish() {
+#if CORONET_HAS_TLS
+  auto& t = tls_->session;
+  std::error_code ec;
+  if (t.unread_input().empty()) ec = co_await tls::detail::receive(socket_, t);
+  // A TLS connection opens with a handshake record (22). Plain HTTP sent to this port is
+  // told so in plain HTTP, as nginx does, instead of failing in the TLS parser.
+  if (!ec && t.unread_input()[0] != 22) {
+    const char c = t.unread_input()[0];
+    if (c >= 'A' && c <= 'Z') {
+      std::string answer;
+      write_error_response(answer, http::status::bad_request, worker_.preamble(state_->options.server_name),
+                           "plain HTTP request sent to HTTPS port");
+      std::error_code ignored;
+      socket_.write_some(asio::buffer(answer), ignored);
+      linger_ = true;
+    }
+    ec = std::make_error_code(std::errc::protocol_error);
+  }
+  if (!ec) ec = co_await tls::detail::handshake(socket_, t);
+  if (!ec) {
+    tls_->established = true;
+    co_return true;
+  }
+  if (!timed_out_ && tls_->contexts->on_failure) {
+    std::error_code ignored;
+    const auto peer = socket_.remote_endpoint(ignored);
+    try {
+      tls_->contexts->on_failure(ec, ignored ? std::string() : peer.address().to_string() + ":" + std::to_string(peer.port()));
+    } catch (...) {
+    }
+  }
+#endif
+  co_return false;
+}
+
 void start_connection(std::shared_ptr<server_state> s, worker& w, tcp::socket socket,
-                      std::string_view preread) {
+                      std::string_view preread, bool tls) {
   if (s->live.fetch_add(1, std::memory_order_acq_rel) >= s->options.max_connections) {
     s->live.fetch_sub(1, std::memory_order_acq_rel);
     // Over the limit: tell the client at once rather than let it wait in a backlog.
@@ -326,7 +414,20 @@ void start_connection(std::shared_ptr<server_state> s, worker& w, tcp::socket so
     socket.close(ec);
     return;
   }
-  std::make_shared<connection>(std::move(s), w, std::move(socket))->start(preread);
+  std::unique_ptr<tls_link> link;
+#if CORONET_HAS_TLS
+  if (tls) {
+    try {
+      link = std::make_unique<tls_link>(s->tls->current());
+    } catch (...) {
+      s->live.fetch_sub(1, std::memory_order_acq_rel);
+      return;  // OpenSSL out of memory: this connection closes, the server goes on
+    }
+  }
+#else
+  (void)tls;
+#endif
+  std::make_shared<connection>(std::move(s), w, std::move(socket), std::move(link))->start(preread);
 }
 
 void drain_connections(worker& w) {

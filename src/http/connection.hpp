@@ -15,6 +15,7 @@
 #pragma once
 
 #include "server_state.hpp"
+#include "tls_link.hpp"
 #include "watchdog.hpp"
 
 #include <asio/ip/tcp.hpp>
@@ -22,14 +23,16 @@
 #include <memory>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace coronet::http::detail {
 
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(std::shared_ptr<server_state> s, worker& w, asio::ip::tcp::socket socket)
-      : state_(std::move(s)), worker_(w), socket_(std::move(socket)),
+  connection(std::shared_ptr<server_state> s, worker& w, asio::ip::tcp::socket socket,
+             std::unique_ptr<tls_link> tls = nullptr)
+      : state_(std::move(s)), worker_(w), socket_(std::move(socket)), tls_(std::move(tls)),
         watchdog_(worker_.ctx.get_executor(), *this) {}
 
   /// Starts serving: waits for the first request, or serves `preread` at once.
@@ -70,6 +73,11 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::awaitable<bool> on_message();
   asio::awaitable<void> send_error(http::status s, std::string_view why);
   asio::awaitable<void> linger();
+  /// The next bytes of input into `into`: from the socket, or decrypted from TLS records.
+  asio::awaitable<std::pair<std::error_code, std::size_t>> read_some(asio::mutable_buffer into);
+  /// TLS: the handshake, within the head timeout; false when the connection must close.
+  asio::awaitable<bool> establish();
+  void on_readable(std::error_code ec);
   exchange& ex() {
     if (!ex_) ex_ = worker_.borrow(state_->limits());
     return *ex_;
@@ -85,6 +93,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::shared_ptr<server_state> state_;
   worker& worker_;
   asio::ip::tcp::socket socket_;
+  std::unique_ptr<tls_link> tls_;  // null: plaintext
   watchdog<connection> watchdog_;
   std::unique_ptr<exchange> ex_;
   std::size_t requests_ = 0;
@@ -93,6 +102,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool closing_ = false;    // the last answer is queued: flush, then close
   bool linger_ = false;     // input may still be arriving: drain it before closing
   bool timed_out_ = false;  // the watchdog fired
+  bool readable_ = false;   // TLS: woken by readiness, nothing read yet
   bool done_ = false;
 };
 

@@ -4,6 +4,10 @@
 #include "connection.hpp"
 #include "serializer.hpp"
 
+#if CORONET_HAS_TLS
+#include "tls/io.hpp"
+#endif
+
 #include <coronet/http/body_writer.hpp>
 
 #include <asio/write.hpp>
@@ -79,6 +83,28 @@ asio::awaitable<bool> connection::flush() {
 // Writes a buffer sequence: first one non-blocking writev (usually all of it, without
 // suspending), then an async write for what the socket did not take, under write_timeout.
 asio::awaitable<std::error_code> connection::write_now(std::vector<asio::const_buffer>& bufs) {
+#if CORONET_HAS_TLS
+  if (tls_) {
+    // Encrypted into the session's output (small answers packed into full records), then
+    // the same: one non-blocking write, and a wait under write_timeout for the rest.
+    auto& t = tls_->session;
+    if (!t.write(bufs)) co_return t.error();
+    std::error_code ec;
+    const auto n = socket_.write_some(t.output(), ec);
+    if (ec && ec != asio::error::would_block) co_return ec;
+    t.consume_output(n);
+    if (t.output().size() == 0) co_return std::error_code{};
+    const auto before = phase_;
+    const auto deadline = watchdog_.deadline();
+    phase_ = phase::writing;
+    set_timeout(state_->options.write_timeout);
+    const auto wec = co_await tls::detail::flush(socket_, t);
+    if (timed_out_) co_return asio::error::timed_out;
+    phase_ = before;
+    watchdog_.expires_at(deadline);
+    co_return wec;
+  }
+#endif
   std::size_t total = 0;
   for (const auto& b : bufs) total += b.size();
   std::error_code ec;

@@ -1,5 +1,7 @@
 #include "server_state.hpp"
 
+#include <coronet/tls.hpp>
+
 #include <asio/post.hpp>
 
 #include <system_error>
@@ -18,6 +20,7 @@ server::~server() {
   runtime_.remove_stop_hook(stop_hook_);
   state_->draining = true;
   state_->acceptors.close();
+  state_->tls_acceptors.close();
   for (auto& w : state_->workers) {
     asio::post(w->ctx, [s = state_, &w = *w] { detail::close_connections(w); });
   }
@@ -34,6 +37,23 @@ void server::listen(std::string_view host, std::uint16_t port) {
 }
 
 std::uint16_t server::port() const noexcept { return state_->acceptors.port(); }
+
+void server::listen_tls(std::string_view host, std::uint16_t port, const tls::server_context& tls) {
+#if CORONET_HAS_TLS
+  state_->tls = tls.shared();
+  state_->tls_acceptors.listen(runtime_, host, port, state_->options.backlog,
+                               [weak = std::weak_ptr(state_)](std::size_t index, asio::ip::tcp::socket socket) {
+                                 const auto s = weak.lock();
+                                 if (!s || s->draining.load(std::memory_order_relaxed)) return;
+                                 detail::start_connection(s, *s->workers[index], std::move(socket), {}, true);
+                               });
+#else
+  (void)host, (void)port, (void)tls;
+  throw tls::error("http::server::listen_tls: coronet was built without TLS (OpenSSL)");
+#endif
+}
+
+std::uint16_t server::tls_port() const noexcept { return state_->tls_acceptors.port(); }
 
 std::size_t server::connections() const noexcept { return state_->live.load(); }
 
@@ -57,6 +77,7 @@ asio::awaitable<void> server::shutdown(std::chrono::milliseconds drain_timeout) 
   auto s = state_;
   s->draining = true;
   s->acceptors.close();
+  s->tls_acceptors.close();
   for (auto& w : s->workers) {
     co_await asio::co_spawn(w->ctx, [&w = *w]() -> asio::awaitable<void> {
       detail::drain_connections(w);

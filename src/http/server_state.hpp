@@ -8,11 +8,16 @@
 #include "drained_read.hpp"
 #include "parser.hpp"
 
+#include <coronet/config.hpp>
 #include <coronet/http/server.hpp>
 
 #include <coronet/detail/parked_coroutine.hpp>
 
 #include <asio/ip/tcp.hpp>
+
+#if CORONET_HAS_TLS
+#include "tls/server_context.hpp"
+#endif
 
 #include <atomic>
 #include <cstddef>
@@ -132,6 +137,10 @@ struct server_state {
   server_options options;
   std::vector<std::unique_ptr<worker>> workers;  // one per runtime context, in its order
   coronet::detail::acceptor_set acceptors;
+  coronet::detail::acceptor_set tls_acceptors;  // listen_tls(): its connections speak TLS
+#if CORONET_HAS_TLS
+  std::shared_ptr<tls::server_context::state> tls;
+#endif
   std::atomic<std::size_t> live{0};
   std::atomic<bool> draining{false};
 
@@ -142,7 +151,7 @@ struct server_state {
 
 /// Starts serving an accepted socket on worker `w` (call on w's thread).
 void start_connection(std::shared_ptr<server_state> s, worker& w, asio::ip::tcp::socket socket,
-                      std::string_view preread);
+                      std::string_view preread, bool tls = false);
 /// Graceful shutdown step for every connection of `w`: close the idle ones now, let the
 /// others finish their request (call on w's thread).
 void drain_connections(worker& w);

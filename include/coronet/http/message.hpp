@@ -18,6 +18,10 @@
 #include <utility>
 #include <vector>
 
+namespace coronet::tls {
+struct peer;  // coronet/tls.hpp
+}  // namespace coronet::tls
+
 namespace coronet::http {
 
 class body_writer;
@@ -122,6 +126,9 @@ struct request {
   std::string body;  ///< the decoded body (chunked transfer coding removed)
   /// Path parameters captured by the router: {name} segments, and "*" for a trailing wildcard.
   std::vector<std::pair<std::string, std::string>> params;
+  /// Over TLS (a listen_tls() port): the peer's verified identity and what the handshake
+  /// agreed, valid while the handler runs; null over plaintext.
+  const tls::peer* tls_peer = nullptr;
 
   /// The target up to '?'.
   [[nodiscard]] std::string_view path() const noexcept { return target_path(target); }

@@ -27,6 +27,10 @@
 #include <string>
 #include <string_view>
 
+namespace coronet::tls {
+class server_context;  // coronet/tls.hpp
+}  // namespace coronet::tls
+
 namespace coronet::http {
 
 namespace detail {
@@ -82,6 +86,14 @@ class server {
   void listen(std::string_view host, std::uint16_t port);
   /// The bound port, after listen().
   [[nodiscard]] std::uint16_t port() const noexcept;
+
+  /// Listens like listen(), with TLS from `tls` (coronet/tls.hpp): TLS 1.2 and 1.3, ALPN
+  /// http/1.1. The handshake counts against read_header_timeout. A server listens on at most
+  /// one plaintext and one TLS port; both serve the same routes. Throws tls::error when
+  /// coronet was built without OpenSSL.
+  void listen_tls(std::string_view host, std::uint16_t port, const tls::server_context& tls);
+  /// The bound TLS port, after listen_tls().
+  [[nodiscard]] std::uint16_t tls_port() const noexcept;
 
   /// Takes over an already accepted connection (e.g. handed over by a protocol-sniffing
   /// listener). The socket must belong to one of the runtime's contexts. Bytes already read
