@@ -124,7 +124,7 @@ handshakes() {
   for i in "${waits[@]}"; do wait "$i" || true; done
   t1=$(date +%s.%N)
   after=$(cpu_ticks "$p")
-  local marks=0 resumed=0 m
+  local marks=0 resumed=0
   for i in $(seq $clients); do
     if ! grep -q "connections in" "$work/s_time.$i"; then
       echo "$name: s_time $mode failed:" >&2; head -c 2000 "$work/s_time.$i" >&2; return 1
