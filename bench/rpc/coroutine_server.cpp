@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
   if (tls_cert.empty()) {
     server.listen(host, port);
   } else {
-    server.listen_tls(host, port, {.certificate_chain_file = tls_cert, .private_key_file = tls_key});
+    server.listen_tls(host, port,
+                      {.certificate_chain_file = tls_cert, .private_key_file = tls_key});
   }
   server.start();
   std::cout << "listening on port " << (tls_cert.empty() ? server.port() : server.tls_port())

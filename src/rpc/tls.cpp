@@ -78,7 +78,8 @@ std::pair<std::string, x509_ptr> read_certificates(const std::string& file) {
   // Reading stops at the end of the text (PEM_R_NO_START_LINE) or at a block it cannot
   // parse, which is an error, as is a file without any certificate.
   const unsigned long last = ERR_peek_last_error();
-  const bool clean_end = ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
+  const bool clean_end =
+      ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
   if (count == 0) fail(file, "holds no PEM certificate");
   if (last != 0 && !clean_end) fail(file, "holds a certificate that is not valid PEM");
   ERR_clear_error();
@@ -115,7 +116,8 @@ std::shared_ptr<grpc::Channel> secure_channel(const std::string& target, const c
   }
   if (!tls.certificate_file.empty()) {
     auto [chain, leaf] = read_certificates(tls.certificate_file);
-    options.pem_private_key = read_private_key(tls.private_key_file, leaf.get(), tls.certificate_file);
+    options.pem_private_key =
+        read_private_key(tls.private_key_file, leaf.get(), tls.certificate_file);
     options.pem_cert_chain = std::move(chain);
   }
   if (!tls.target_name_override.empty()) args.SetSslTargetNameOverride(tls.target_name_override);
@@ -127,8 +129,8 @@ namespace detail {
 std::shared_ptr<grpc::ServerCredentials> server_credentials(const server_tls& tls) {
   namespace gx = grpc::experimental;
   if (tls.certificate_chain_file.empty() || tls.private_key_file.empty()) {
-    throw std::invalid_argument(
-        "coronet::rpc::server::listen_tls: certificate_chain_file and private_key_file are required");
+    throw std::invalid_argument("coronet::rpc::server::listen_tls: certificate_chain_file and "
+                                "private_key_file are required");
   }
   auto [chain, leaf] = read_certificates(tls.certificate_chain_file);
   std::string key = read_private_key(tls.private_key_file, leaf.get(), tls.certificate_chain_file);

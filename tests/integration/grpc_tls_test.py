@@ -84,7 +84,8 @@ class ServerTls(unittest.TestCase):
         cls.server.__exit__()
 
     def test_a_client_trusting_the_ca_is_served(self):
-        self.assertEqual(say_hello(self.server.port), (grpc.StatusCode.OK, "hello py from anonymous"))
+        self.assertEqual(say_hello(self.server.port),
+                         (grpc.StatusCode.OK, "hello py from anonymous"))
 
     def test_a_client_trusting_another_ca_fails_unavailable(self):
         code, _ = say_hello(self.server.port, root="rogue-ca.pem")

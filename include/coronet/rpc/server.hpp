@@ -5,8 +5,8 @@
 // new ones; a runtime stop (runtime::stop(), SIGINT, SIGTERM) does the same through a stop
 // hook. Its lifecycle is http::server's: listen(host, port), port(), adopt(socket),
 // shutdown(), drain_timeout in the options; only start() is its own, because gRPC binds
-// its ports and services together. listen_tls() adds a TLS port (tls.hpp). health() is what the server's grpc.health.v1.Health
-// reports (health.hpp).
+// its ports and services together. listen_tls() adds a TLS port (tls.hpp). health() is
+// what the server's grpc.health.v1.Health reports (health.hpp).
 //
 //     coronet::runtime rt;
 //     coronet::rpc::service<HelloWorld> greeter;
@@ -114,8 +114,9 @@ class server {
 
   /// Builds and starts the gRPC server. Throws std::runtime_error when an address cannot
   /// be bound, or when a TLS file cannot be read or holds no valid PEM (naming the file);
-  /// std::invalid_argument when a listen_tls() names no certificate or no key. With the runtime's batch_scheduling, the calling thread runs under
-  /// SCHED_BATCH meanwhile, so the threads gRPC starts now inherit it.
+  /// std::invalid_argument when a listen_tls() names no certificate or no key. With the
+  /// runtime's batch_scheduling, the calling thread runs under SCHED_BATCH meanwhile, so
+  /// the threads gRPC starts now inherit it.
   void start();
 
   /// The bound port of the first listen() (after start()), 0 when there is none.
