@@ -3,9 +3,12 @@
 //
 //     rpc-coroutine-server --listen 127.0.0.1:50051 [--threads 1] [--batch-scheduling]
 //                          [--inline-start] [--arg NAME=VALUE]... [--max-threads N]
+//                          [--tls CERT KEY]
 //
 // --inline-start binds SayHello with {.inline_start = true}: the handler, which never
-// suspends, then runs whole on the gRPC thread that delivered the call.
+// suspends, then runs whole on the gRPC thread that delivered the call. --tls serves the
+// --listen address with TLS instead, with the PEM certificate chain and key given
+// (h2load_tls.sh).
 #include "builder_flags.hpp"
 #include "greeters.hpp"
 
@@ -23,6 +26,7 @@ int main(int argc, char** argv) {
   std::size_t threads = 1;
   bool batch = false;
   bool inline_start = false;
+  std::string tls_cert, tls_key;
   bench::builder_flags flags;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--batch-scheduling") == 0) {
@@ -31,13 +35,16 @@ int main(int argc, char** argv) {
       inline_start = true;
     } else if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
       listen = argv[++i];
+    } else if (std::strcmp(argv[i], "--tls") == 0 && i + 2 < argc) {
+      tls_cert = argv[++i];
+      tls_key = argv[++i];
     } else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       threads = std::stoul(argv[++i]);
     } else if (!flags.parse(argc, argv, i)) {
       std::cerr << "usage: " << argv[0]
                 << " [--listen HOST:PORT] [--threads N] [--batch-scheduling] [--inline-start]"
                    " [--arg NAME=VALUE]..."
-                   " [--max-threads N]\n";
+                   " [--max-threads N] [--tls CERT KEY]\n";
       return 2;
     }
   }
@@ -49,8 +56,16 @@ int main(int argc, char** argv) {
                                    .configure = [&](grpc::ServerBuilder& b) { flags.apply(b); }});
   server.add(greeter);
   const auto colon = listen.rfind(':');
-  server.listen(listen.substr(0, colon), static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1))));
+  const auto host = listen.substr(0, colon);
+  const auto port = static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1)));
+  if (tls_cert.empty()) {
+    server.listen(host, port);
+  } else {
+    server.listen_tls(host, port,
+                      {.certificate_chain_file = tls_cert, .private_key_file = tls_key});
+  }
   server.start();
-  std::cout << "listening on port " << server.port() << std::endl;
+  std::cout << "listening on port " << (tls_cert.empty() ? server.port() : server.tls_port())
+            << std::endl;
   rt.run();  // SIGINT/SIGTERM drain the server
 }

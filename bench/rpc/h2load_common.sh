@@ -4,7 +4,8 @@
 # Servers run pinned to CPU 0, h2load pinned to CPU 1, over loopback; gRPC framing is a
 # 5-byte prefix (uncompressed, big-endian length) + Greeting{"world"}, with content-type:
 # application/grpc and te: trailers. h2load does not read trailers, so one Python grpcio
-# call checks grpc-status of each server first.
+# call checks grpc-status of each server first. A server on port $tls_port (if set) speaks
+# TLS: it is loaded over https (ALPN h2) and checked trusting the CA in $tls_ca.
 
 for tool in h2load taskset chrt /usr/bin/python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (./x bench installs it)" >&2; exit 1; }
@@ -20,10 +21,19 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Context switches of all the process's threads so far (voluntary and not).
 switches() { cat "/proc/$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { printf "%.0f", s }'; }
 
+scheme_of() { [ "$1" = "${tls_port:-}" ] && echo https || echo http; }
+
 check_status() {
-  /usr/bin/python3 - "$1" <<'PY'
+  local ca=""
+  [ "$(scheme_of "$1")" = https ] && ca=$tls_ca
+  /usr/bin/python3 - "$1" "$ca" <<'PY'
 import sys, grpc
-ch = grpc.insecure_channel("127.0.0.1:" + sys.argv[1])
+target = "127.0.0.1:" + sys.argv[1]
+if sys.argv[2]:
+    with open(sys.argv[2], "rb") as f:
+        ch = grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=f.read()))
+else:
+    ch = grpc.insecure_channel(target)
 f = ch.unary_unary("/HelloWorld/SayHello", request_serializer=lambda s: b"\x0a" + bytes([len(s)]) + s.encode(),
                    response_deserializer=lambda b: b[2:].decode())
 r, call = f.with_call("world", timeout=5)
@@ -58,7 +68,7 @@ load() {
   before=$(cpu_ticks "$pid")
   taskset -c 1 h2load "$@" -c "$clients" -m "$streams" -d "$tmp/body" \
     -H 'content-type: application/grpc' -H 'te: trailers' \
-    "http://127.0.0.1:$port/HelloWorld/SayHello" >"$tmp/h2load.out"
+    "$(scheme_of "$port")://127.0.0.1:$port/HelloWorld/SayHello" >"$tmp/h2load.out"
   after=$(cpu_ticks "$pid")
   sw_after=$(switches "$pid")
   local done_ ok hz

@@ -77,6 +77,18 @@ class plugins_option final : public grpc::ServerBuilderOption {
   services_callback started_;
 };
 
+// gRPC's address syntax: an IPv6 literal goes in brackets.
+std::string grpc_address(std::string_view host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string_view::npos && !host.starts_with('[');
+  std::string address;
+  if (v6) address += '[';
+  address += host;
+  if (v6) address += ']';
+  address += ':';
+  address += std::to_string(port);
+  return address;
+}
+
 }  // namespace
 
 server::server(runtime& rt, server_options options)
@@ -114,15 +126,12 @@ void server::add(grpc::Service& service) { services_.push_back(&service); }
 
 void server::listen(std::string_view host, std::uint16_t port) {
   if (server_) throw std::logic_error("coronet::rpc::server: listen() after start()");
-  // gRPC's address syntax: an IPv6 literal goes in brackets.
-  const bool v6 = host.find(':') != std::string_view::npos && !host.starts_with('[');
-  std::string address;
-  if (v6) address += '[';
-  address += host;
-  if (v6) address += ']';
-  address += ':';
-  address += std::to_string(port);
-  addresses_.push_back(std::move(address));
+  addresses_.push_back(grpc_address(host, port));
+}
+
+void server::listen_tls(std::string_view host, std::uint16_t port, server_tls tls) {
+  if (server_) throw std::logic_error("coronet::rpc::server: listen_tls() after start()");
+  tls_addresses_.emplace_back(grpc_address(host, port), std::move(tls));
 }
 
 void server::start() {
@@ -132,10 +141,19 @@ void server::start() {
   // thread's policy: under batch_scheduling they get SCHED_BATCH like the io threads.
   const coronet::detail::batch_scheduling_scope batch(runtime_.options().batch_scheduling);
   grpc::ServerBuilder builder;
-  // gRPC reports each bound port through its own int; port() is the first one's.
-  std::vector<int> ports(addresses_.size(), 0);
+  // gRPC reports each bound port through its own int: the cleartext ports first, then the
+  // TLS ones; port() is the first cleartext one's, tls_port() the first TLS one's.
+  std::vector<std::string> addresses = addresses_;
+  std::vector<int> ports(addresses_.size() + tls_addresses_.size(), 0);
   for (std::size_t i = 0; i < addresses_.size(); ++i) {
     builder.AddListeningPort(addresses_[i], grpc::InsecureServerCredentials(), &ports[i]);
+  }
+  for (std::size_t i = 0; i < tls_addresses_.size(); ++i) {
+    const auto& [address, tls] = tls_addresses_[i];
+    // Reads and checks the files: a fault throws here, before anything is bound.
+    builder.AddListeningPort(address, detail::server_credentials(tls),
+                             &ports[addresses_.size() + i]);
+    addresses.push_back(address);
   }
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_send_message_bytes);
@@ -170,10 +188,11 @@ void server::start() {
   for (std::size_t i = 0; i < ports.size(); ++i) {
     if (server_ && ports[i] != 0) continue;
     server_.reset();
-    throw std::runtime_error("coronet::rpc::server: cannot listen on " + addresses_[i]);
+    throw std::runtime_error("coronet::rpc::server: cannot listen on " + addresses[i]);
   }
   if (!server_) throw std::runtime_error("coronet::rpc::server: gRPC could not start the server");
-  port_ = ports.empty() ? 0 : ports.front();
+  port_ = addresses_.empty() ? 0 : ports.front();
+  tls_port_ = tls_addresses_.empty() ? 0 : ports[addresses_.size()];
 }
 
 void server::shutdown_blocking(std::chrono::milliseconds drain_timeout) {

@@ -5,8 +5,8 @@
 // new ones; a runtime stop (runtime::stop(), SIGINT, SIGTERM) does the same through a stop
 // hook. Its lifecycle is http::server's: listen(host, port), port(), adopt(socket),
 // shutdown(), drain_timeout in the options; only start() is its own, because gRPC binds
-// its ports and services together. health() is what the server's grpc.health.v1.Health
-// reports (health.hpp).
+// its ports and services together. listen_tls() adds a TLS port (tls.hpp). health() is
+// what the server's grpc.health.v1.Health reports (health.hpp).
 //
 //     coronet::runtime rt;
 //     coronet::rpc::service<HelloWorld> greeter;
@@ -23,6 +23,7 @@
 
 #include <coronet/rpc/health.hpp>
 #include <coronet/rpc/service.hpp>
+#include <coronet/rpc/tls.hpp>
 #include <coronet/runtime.hpp>
 
 #include <asio/awaitable.hpp>
@@ -36,6 +37,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace grpc {
@@ -105,13 +107,22 @@ class server {
   /// start(). A server that never listens is fed only through adopt().
   void listen(std::string_view host, std::uint16_t port);
 
-  /// Builds and starts the gRPC server. Throws std::runtime_error when the address cannot
-  /// be bound. With the runtime's batch_scheduling, the calling thread runs under
-  /// SCHED_BATCH meanwhile, so the threads gRPC starts now inherit it.
+  /// Listens with TLS on host:port once start() runs, beside any listen() port (port 0
+  /// picks a free port; see tls_port()). Before start(). The files are read, and checked,
+  /// by start(). adopt() stays cleartext (tls.hpp says why).
+  void listen_tls(std::string_view host, std::uint16_t port, server_tls tls);
+
+  /// Builds and starts the gRPC server. Throws std::runtime_error when an address cannot
+  /// be bound, or when a TLS file cannot be read or holds no valid PEM (naming the file);
+  /// std::invalid_argument when a listen_tls() names no certificate or no key. With the
+  /// runtime's batch_scheduling, the calling thread runs under SCHED_BATCH meanwhile, so
+  /// the threads gRPC starts now inherit it.
   void start();
 
-  /// The bound port (after start()), 0 when listening on no port.
+  /// The bound port of the first listen() (after start()), 0 when there is none.
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  /// The bound port of the first listen_tls() (after start()), 0 when there is none.
+  [[nodiscard]] std::uint16_t tls_port() const noexcept { return tls_port_; }
   /// The running grpc::Server (after start()), e.g. for grpc::AddInsecureChannelFromFd.
   [[nodiscard]] grpc::Server* native() const noexcept { return server_.get(); }
 
@@ -143,8 +154,10 @@ class server {
   std::unique_ptr<detail::health_service> health_service_;  // outlives server_
   std::vector<grpc::Service*> services_;
   std::vector<std::string> addresses_;
+  std::vector<std::pair<std::string, server_tls>> tls_addresses_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  int tls_port_ = 0;
   std::size_t stop_hook_ = 0;
   std::once_flag shutdown_once_;
   std::vector<std::thread> shutdown_threads_;
