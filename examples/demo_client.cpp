@@ -1,10 +1,15 @@
 // coronet-demo-client: the two clients of the demo: an HTTP GET and a HelloWorld.SayHello call.
-//   coronet-demo-client http URL               prints the body (non-2xx: message, exit 1)
+//   coronet-demo-client http URL               prints the body (non-2xx: message, exit 1);
+//                                              http:// or https://
 //   coronet-demo-client grpc HOST:PORT [MSG]   calls HelloWorld.SayHello(MSG, default "World")
+// TLS options, after the arguments: --ca FILE (trust these CAs instead of the system's; for
+// grpc it also means TLS), --cert FILE --key FILE (a client certificate), --tls (grpc over
+// TLS with the system's CAs).
 #include "hello.grpc.pb.h"
 
 #include <coronet/coronet.hpp>
 #include <coronet/rpc/client.hpp>
+#include <coronet/rpc/tls.hpp>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -12,6 +17,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <vector>
 
 namespace http = coronet::http;
 namespace rpc = coronet::rpc;
@@ -41,11 +47,19 @@ const char* code_name(grpc::StatusCode code) {
   }
 }
 
-asio::awaitable<int> get(std::string url) {
+struct tls_flags {
+  bool on = false;
+  std::string ca, cert, key;
+};
+
+asio::awaitable<int> get(std::string url, tls_flags tls) {
   // Executor first, then the client: GCC 12 mishandles temporaries (here the default
   // client_options) in a full-expression that also contains co_await.
   const auto executor = co_await asio::this_coro::executor;
-  http::client client(executor);
+  http::client_options options;
+  options.tls.ca_file = tls.ca;
+  options.tls.client_certificate = {tls.cert, tls.key};
+  http::client client(executor, options);
   auto res = co_await client.get(url);
   if (!res) {
     std::cerr << "coronet-demo-client: " << url << ": " << res.error().message() << "\n";
@@ -63,8 +77,11 @@ asio::awaitable<int> get(std::string url) {
   co_return 0;
 }
 
-asio::awaitable<int> say_hello(std::string target, std::string message) {
-  auto stub = HelloWorld::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+asio::awaitable<int> say_hello(std::string target, std::string message, tls_flags tls) {
+  auto channel = tls.on ? rpc::secure_channel(target, {.ca_file = tls.ca, .certificate_file = tls.cert,
+                                                      .private_key_file = tls.key})
+                        : grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto stub = HelloWorld::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   Greeting greeting;
@@ -81,19 +98,36 @@ asio::awaitable<int> say_hello(std::string target, std::string message) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const std::string mode = argc > 1 ? argv[1] : "";
-  if ((mode != "http" && mode != "grpc") || argc < 3 || (mode == "http" && argc != 3) || argc > 4) {
-    std::cerr << "usage: coronet-demo-client http URL\n"
-                 "       coronet-demo-client grpc HOST:PORT [MESSAGE]\n";
+int main(int argc, char** argv) try {
+  std::vector<std::string> args;
+  tls_flags tls;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--tls") {
+      tls.on = true;
+    } else if ((a == "--ca" || a == "--cert" || a == "--key") && i + 1 < argc) {
+      (a == "--ca" ? tls.ca : a == "--cert" ? tls.cert : tls.key) = argv[++i];
+      tls.on = true;
+    } else {
+      args.push_back(a);
+    }
+  }
+  const std::string mode = args.empty() ? "" : args[0];
+  if ((mode != "http" && mode != "grpc") || args.size() < 2 || (mode == "http" && args.size() != 2) ||
+      args.size() > 3) {
+    std::cerr << "usage: coronet-demo-client http URL [--ca FILE] [--cert FILE --key FILE]\n"
+                 "       coronet-demo-client grpc HOST:PORT [MESSAGE] [--tls] [--ca FILE] [--cert FILE --key FILE]\n";
     return 2;
   }
   asio::io_context io;
   int exit_code = 1;
-  auto work = mode == "http" ? get(argv[2]) : say_hello(argv[2], argc > 3 ? argv[3] : "World");
+  auto work = mode == "http" ? get(args[1], tls) : say_hello(args[1], args.size() > 2 ? args[2] : "World", tls);
   asio::co_spawn(io, std::move(work), [&](std::exception_ptr e, int code) {
     exit_code = e ? 1 : code;
   });
   io.run();
   return exit_code;
+} catch (const std::exception& e) {
+  std::cerr << "coronet-demo-client: " << e.what() << "\n";
+  return 1;
 }

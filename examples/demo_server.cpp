@@ -8,7 +8,10 @@
 //                      standard health service and server reflection
 //
 // HTTP/1.1 and gRPC share the --listen port: coronet::listener sends connections that open
-// with the HTTP/2 preface to the gRPC server and the rest to the HTTP server.
+// with the HTTP/2 preface to the gRPC server and the rest to the HTTP server. With
+// --tls-cert/--tls-key the same routes are also served over HTTPS (--tls-listen) and the
+// gRPC service over TLS on a port of gRPC's own (--grpc-tls-listen): grpc++ cannot take over
+// a TLS connection from another party (docs/tls.md). SIGHUP re-reads the certificates.
 #include "hello.grpc.pb.h"
 
 #include <coronet/coronet.hpp>
@@ -16,10 +19,15 @@
 #include <coronet/rpc/client.hpp>
 #include <coronet/rpc/server.hpp>
 #include <coronet/rpc/service.hpp>
+#include <coronet/rpc/tls.hpp>
+#include <coronet/tls.hpp>
+
+#include <asio/signal_set.hpp>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -51,6 +59,13 @@ constexpr const char* usage =
     "  --grpc-max-message N      largest request message, in bytes (default 4194304)\n"
     "  --backend HOST:PORT       where GET /hello/{name} sends SayHello (default: itself)\n"
     "  --backend-timeout MS      deadline of that call (default 2000)\n"
+    "  --tls-cert FILE           also serve HTTPS and gRPC over TLS with this certificate\n"
+    "                            chain (PEM); SIGHUP re-reads it\n"
+    "  --tls-key FILE            the certificate's private key (PEM)\n"
+    "  --tls-listen HOST:PORT    the HTTPS port (default 127.0.0.1:8443)\n"
+    "  --grpc-tls-listen HOST:PORT  the gRPC over TLS port (default 127.0.0.1:8444)\n"
+    "  --client-ca FILE          mutual TLS: require client certificates from these CAs\n"
+    "  --debug                   log failed TLS handshakes to stderr\n"
     "  --threads N               io threads (default: one per core)\n"
     "  --batch-scheduling        io threads and gRPC's threads under Linux SCHED_BATCH: for a\n"
     "                            throughput-bound server whose threads share CPUs\n"
@@ -66,6 +81,12 @@ struct options {
   std::chrono::milliseconds backend_timeout = 2000ms;
   std::size_t threads = 0;
   bool batch_scheduling = false;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_listen = "127.0.0.1:8443";
+  std::string grpc_tls_listen = "127.0.0.1:8444";
+  std::string client_ca;
+  bool debug = false;
 };
 
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& s) {
@@ -96,6 +117,10 @@ std::optional<options> parse(int argc, char** argv) {
       o.batch_scheduling = true;
       continue;
     }
+    if (flag == "--debug") {
+      o.debug = true;
+      continue;
+    }
     if (i + 1 >= argc) return std::nullopt;
     const std::string value = argv[++i];
     if (flag == "--listen") o.listen = value;
@@ -111,7 +136,15 @@ std::optional<options> parse(int argc, char** argv) {
     else if (flag == "--backend") o.backend = value;
     else if (flag == "--backend-timeout") o.backend_timeout = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--threads") o.threads = std::stoul(value);
+    else if (flag == "--tls-cert") o.tls_cert = value;
+    else if (flag == "--tls-key") o.tls_key = value;
+    else if (flag == "--tls-listen") o.tls_listen = value;
+    else if (flag == "--grpc-tls-listen") o.grpc_tls_listen = value;
+    else if (flag == "--client-ca") o.client_ca = value;
     else return std::nullopt;
+  }
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    throw std::invalid_argument("--tls-cert and --tls-key go together");
   }
   return o;
 }
@@ -142,6 +175,25 @@ http::handler gateway(HelloWorld::Stub*& backend, std::chrono::milliseconds time
   };
 }
 
+std::string address(const std::string& host, std::uint16_t port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// SIGHUP: the HTTPS certificates are read again (gRPC's port re-reads its files by itself).
+asio::awaitable<void> reload_on_hangup(asio::signal_set& hup, coronet::tls::server_context& tls) {
+  for (;;) {
+    auto [ec, signal] = co_await hup.async_wait(coronet::detail::use_nothrow);
+    if (ec) co_return;
+    try {
+      tls.reload();
+      std::printf("coronet-demo: certificates reloaded\n");
+    } catch (const coronet::tls::error& e) {
+      std::fprintf(stderr, "coronet-demo: reload failed, keeping the previous certificates: %s\n", e.what());
+    }
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -164,6 +216,14 @@ int main(int argc, char** argv) try {
     const auto [grpc_host, grpc_port] = split_host_port(opts->grpc_listen);
     grpc_server.listen(grpc_host, grpc_port);
   }
+  const bool with_tls = !opts->tls_cert.empty();
+  if (with_tls) {
+    const auto [grpc_host, grpc_port] = split_host_port(opts->grpc_tls_listen);
+    // gRPC re-reads the files itself, every 10 s: SIGHUP need not reach it.
+    grpc_server.listen_tls(grpc_host, grpc_port,
+                           {.certificate_chain_file = opts->tls_cert, .private_key_file = opts->tls_key,
+                            .client_ca_file = opts->client_ca, .reload_interval = 10s});
+  }
   grpc_server.start();
 
   HelloWorld::Stub* backend = nullptr;
@@ -181,14 +241,42 @@ int main(int argc, char** argv) try {
   shared_port.on_http2([&grpc_server](asio::ip::tcp::socket s) { grpc_server.adopt(std::move(s)); });
   shared_port.listen(host, port);
 
-  const auto self = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                    std::to_string(shared_port.port());
+  std::optional<coronet::tls::server_context> tls;
+  std::optional<asio::signal_set> hangup;
+  std::string tls_host;
+  if (with_tls) {
+    coronet::tls::server_config config;
+    config.certificates.push_back({opts->tls_cert, opts->tls_key});
+    config.client_ca_file = opts->client_ca;
+    if (opts->debug) {
+      config.on_handshake_failure = [](const std::error_code& ec, const std::string& peer) {
+        std::fprintf(stderr, "coronet-demo: TLS handshake from %s failed: %s\n", peer.c_str(), ec.message().c_str());
+      };
+    }
+    tls.emplace(std::move(config));
+    const auto [https_host, https_port] = split_host_port(opts->tls_listen);
+    tls_host = https_host;
+    http_server.listen_tls(https_host, https_port, *tls);
+    hangup.emplace(rt.context(0), SIGHUP);
+    asio::co_spawn(rt.context(0), reload_on_hangup(*hangup, *tls), asio::detached);
+    rt.add_stop_hook([&hangup]() -> asio::awaitable<void> {
+      hangup->cancel();
+      co_return;
+    });
+  }
+
+  const auto self = address(host, shared_port.port());
   auto stub = HelloWorld::NewStub(
       grpc::CreateChannel(opts->backend.empty() ? self : opts->backend, grpc::InsecureChannelCredentials()));
   backend = stub.get();
 
   std::printf("coronet-demo listening on %s (HTTP/1.1 and gRPC)\n", self.c_str());
   if (grpc_server.port() != 0) std::printf("coronet-demo gRPC also on port %d\n", grpc_server.port());
+  if (with_tls) {
+    std::printf("coronet-demo HTTPS on %s\n", address(tls_host, http_server.tls_port()).c_str());
+    std::printf("coronet-demo gRPC over TLS on %s\n",
+                address(split_host_port(opts->grpc_tls_listen).first, grpc_server.tls_port()).c_str());
+  }
   std::fflush(stdout);
   rt.run();  // SIGINT/SIGTERM: stop accepting, drain both servers, return
   std::printf("coronet-demo stopped\n");
