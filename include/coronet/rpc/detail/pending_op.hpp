@@ -68,8 +68,12 @@ class pending_op {
                             asio::execution::outstanding_work.tracked)) {}
 
     void post(Args&&... args) override {
-      auto ex = work;
-      asio::post(ex, [h = std::move(handler), ... a = std::move(args)]() mutable {
+      // The work count moves into the posted function and ends with it, on the handler's
+      // own thread. Released here on the gRPC thread, after posting, it could reach an
+      // io_context that the resumed coroutine had already let finish and be destroyed.
+      // The post itself is counted as work until the function has run.
+      auto ex = asio::prefer(work, asio::execution::outstanding_work.untracked);
+      asio::post(ex, [h = std::move(handler), w = std::move(work), ... a = std::move(args)]() mutable {
         // The slot belongs to the awaiting coroutine: only its own thread may touch it.
         auto slot = asio::get_associated_cancellation_slot(h);
         if (slot.is_connected()) slot.clear();
