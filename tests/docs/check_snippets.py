@@ -11,7 +11,7 @@ import re
 import sys
 
 ROOT = pathlib.Path(sys.argv[1])
-STRICT = {"README.md", "docs/grpc.md", "docs/http-client.md", "docs/http-server.md"}
+STRICT = {"README.md", "docs/grpc.md", "docs/http-client.md", "docs/http-server.md", "docs/tls.md"}
 MARKER = re.compile(r"<!-- snippet: (\S+)#(\S+) -->")
 
 

@@ -23,6 +23,7 @@ import unittest
 CURL = os.environ.get("CURL", "curl")
 SERVER = None  # argv[1]
 PKI = None     # made from argv[2] in __main__
+HELLO_HTTPS = None  # argv[3], examples/hello_https when examples are built
 HOST = "127.0.0.1"
 TIMEOUT = 5.0
 
@@ -379,6 +380,18 @@ class MutualTlsTest(unittest.TestCase):
         self.assertTrue(self.server.alive())
 
 
+class HelloHttpsExampleTest(unittest.TestCase):
+    def test_example_answers_over_tls_and_names_a_bad_certificate(self):
+        if not HELLO_HTTPS:
+            self.skipTest("examples not built")
+        out = subprocess.run([HELLO_HTTPS, pki("server.pem"), pki("server.key"), pki("ca.pem")],
+                             capture_output=True, text=True, timeout=20)
+        self.assertEqual((out.returncode, out.stdout), (0, "Hello over TLSv1.3\n"), out.stderr)
+        out = subprocess.run([HELLO_HTTPS, pki("other.pem"), pki("other.key"), pki("ca.pem")],
+                             capture_output=True, text=True, timeout=20)
+        self.assertIn("certificate verification failed: hostname mismatch", out.stderr)
+
+
 class ReloadTest(unittest.TestCase):
     def test_sighup_rotates_the_certificate(self):
         with tempfile.TemporaryDirectory() as d:
@@ -421,6 +434,7 @@ class ReloadTest(unittest.TestCase):
 if __name__ == "__main__":
     SERVER = sys.argv.pop(1)
     script = sys.argv.pop(1)
+    HELLO_HTTPS = sys.argv.pop(1) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else None
     with tempfile.TemporaryDirectory(prefix="coronet-pki-") as d:
         PKI = d
         subprocess.run(["bash", script, d], check=True)
