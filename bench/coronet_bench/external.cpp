@@ -211,8 +211,10 @@ measurement run_wrk(const run_spec& spec, const server_link& server) {
   const double total = std::max(1.0, std::ceil(spec.warmup + spec.duration));
   const std::string arguments =
       "-t1 -c" + std::to_string(spec.connections) + " -d" + std::to_string(std::lround(total)) +
-      "s --latency" + (script.empty() ? "" : " -s " + lua.path) + " http://127.0.0.1:" +
-      std::to_string(server.http_port) + path;
+      "s --latency" + (script.empty() ? "" : " -s " + lua.path) +
+      (spec.transport == "https" ? " https://127.0.0.1:" + std::to_string(server.https_port)
+                                 : " http://127.0.0.1:" + std::to_string(server.http_port)) +
+      path;
   return run_tool(spec, server, "wrk", arguments, spec.warmup,
                   std::max(0.1, total - spec.warmup - 0.1), total, &parse_wrk);
 }

@@ -18,9 +18,13 @@ using namespace std::chrono_literals;
 // http::client keeps one pooled keep-alive connection per request in flight.
 measurement run_http_get(const run_spec& spec, const server_link& server) {
   asio::io_context ctx(1);
-  http::client client(ctx.get_executor(), {.request_timeout = 10s,
-                                           .max_connections_per_host = spec.concurrency});
-  const std::string url = "http://127.0.0.1:" + std::to_string(server.http_port) + "/";
+  http::client_options options{.request_timeout = 10s, .max_connections_per_host = spec.concurrency};
+  options.tls.verify = false;  // the server's certificate is a throw-away self-signed one
+  http::client client(ctx.get_executor(), options);
+  const bool tls = spec.transport == "https";
+  if (tls && server.https_port == 0) return failed_run(spec, "built without TLS");
+  const std::string url = (tls ? "https://127.0.0.1:" : "http://127.0.0.1:") +
+                          std::to_string(tls ? server.https_port : server.http_port) + "/";
   return drive(ctx, spec, server, spec.concurrency, [&](recorder& r, std::size_t) {
     return request_loop(r, [&]() -> asio::awaitable<std::string> {
       auto res = co_await client.get(url);

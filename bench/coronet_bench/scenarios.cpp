@@ -73,6 +73,20 @@ const std::vector<scenario>& scenario_table() {
          p.add({.scenario = "http", .transport = "http", .connections = c, .concurrency = c,
                 .rate = p.o.rate, .run = &run_http_get, .external = &run_wrk});
        }},
+      {"https", "GET / over keep-alive TLS 1.3 connections, --concurrency of them (wrk over TLS "
+                "with --check-external)",
+       [](planner& p) {
+         const auto c = p.o.concurrency;
+         p.add({.scenario = "https", .transport = "https", .connections = c, .concurrency = c,
+                .rate = p.o.rate, .run = &run_http_get, .external = &run_wrk});
+       }},
+      {"https-pipelined", "GET / over TLS, --concurrency connections with 16 requests on the "
+                          "wire each (driven by wrk: coronet's client does not pipeline)",
+       [](planner& p) {
+         const auto c = p.o.concurrency;
+         p.add({.scenario = "https-pipelined", .transport = "https", .client = "wrk",
+                .connections = c, .concurrency = c * pipeline_depth, .run = &run_wrk});
+       }},
       {"http-pipelined", "GET /, --concurrency connections with 16 requests on the wire each",
        [](planner& p) {
          const auto c = p.o.concurrency;

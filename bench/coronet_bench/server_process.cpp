@@ -4,6 +4,11 @@
 
 #include <coronet/coronet.hpp>
 #include <coronet/rpc/server.hpp>
+#include <coronet/tls.hpp>
+
+#if CORONET_HAS_TLS
+#include "self_signed.hpp"
+#endif
 
 #include "bench.grpc.pb.h"
 #include "hello.grpc.pb.h"
@@ -22,6 +27,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -66,7 +73,7 @@ http::router bench_routes() {
 
 
 // Runs in the forked child: serves until the parent closes the control pipe (or dies).
-// Protocol on the pipes: the child first writes "OK <http> <grpc> <raw> <hop>\n" or
+// Protocol on the pipes: the child first writes "OK <http> <grpc> <raw> <hop> <https>\n" or
 // "ERR <why>\n";
 // then each 'c' it reads is answered with its CPU time so far (8 bytes, nanoseconds).
 [[noreturn]] void run_server(int ctl_in, int ctl_out, const cpu_set_t& cpus) {
@@ -80,6 +87,20 @@ http::router bench_routes() {
     http::server web(rt, bench_routes(),
                      {.max_body_bytes = max_message_bytes, .max_requests_per_connection = 0});
     web.listen("127.0.0.1", 0);
+    std::uint16_t https_port = 0;
+#if CORONET_HAS_TLS
+    // The same routes over TLS, configured as a user's server is (the files are read once).
+    std::optional<coronet::tls::server_context> tls;
+    {
+      const auto dir = write_self_signed_certificate();
+      coronet::tls::server_config config;
+      config.certificates.push_back({dir + "/cert.pem", dir + "/key.pem"});
+      tls.emplace(config);
+      std::filesystem::remove_all(dir);
+    }
+    web.listen_tls("127.0.0.1", 0, *tls);
+    https_port = web.tls_port();
+#endif
 
     // SayHello never suspends: bound inline_start, it runs whole on the gRPC thread that
     // delivered the call (as the demo serves it). The same handler on a second server with
@@ -138,7 +159,8 @@ http::router bench_routes() {
     if (!write_all(ctl_out, "OK " + std::to_string(web.port()) + " " +
                                 std::to_string(grpc_server.port()) + " " +
                                 std::to_string(raw_port) + " " +
-                                std::to_string(hop_server.port()) + "\n"))
+                                std::to_string(hop_server.port()) + " " + std::to_string(https_port) +
+                                "\n"))
       _exit(1);
     std::thread control([ctl_in, ctl_out] {
       char c = 0;
@@ -218,7 +240,7 @@ server_link start_server(const cpu_set_t& cpus) {
     return link;
   }
   std::istringstream in(line.substr(3));
-  in >> link.http_port >> link.grpc_port >> link.raw_port >> link.hop_port;
+  in >> link.http_port >> link.grpc_port >> link.raw_port >> link.hop_port >> link.https_port;
   return link;
 }
 

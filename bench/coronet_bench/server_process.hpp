@@ -27,6 +27,7 @@ struct server_link {
   int to_server = -1;
   int from_server = -1;
   std::uint16_t http_port = 0;
+  std::uint16_t https_port = 0;  // 0: built without TLS
   int grpc_port = 0;
   int raw_port = 0;
   int hop_port = 0;  // the coroutine HelloWorld with default options (hand-off to io thread)
