@@ -34,14 +34,8 @@ done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -gt $((idle_conns + 100)) ] || { echo "need ulimit -n > $((idle_conns + 100))" >&2; exit 1; }
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-
-ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# shellcheck source=bench/nginx_peer.sh
+source "$root/bench/nginx_peer.sh"
 
 cat > "$work/pipeline.lua" <<'LUA'
 init = function(args)
@@ -127,11 +121,6 @@ PY
   sleep 1  # let the server close them all before the next measurement
 }
 
-# wait_port FILE: the port a server printed as "port N".
-wait_port() {
-  for _ in $(seq 50); do grep -q port "$1" 2>/dev/null && break; sleep 0.1; done
-  awk '/port/ {print $2}' "$1"
-}
 
 start_coronet() {
   taskset -c $server_cpu "$build/bench/http_plaintext_server" --threads 1 > "$work/coronet.out" &
@@ -147,39 +136,9 @@ start_floor() {
   port[floor]=$(wait_port "$work/floor.out")
 }
 
-start_nginx() {
-  port[nginx]=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  mkdir -p "$work/nginx"
-  cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-worker_rlimit_nofile 65536;
-error_log $work/nginx/error.log;
-pid $work/nginx/nginx.pid;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 10000;
-  client_body_temp_path $work/nginx;
-  proxy_temp_path $work/nginx;
-  fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx;
-  scgi_temp_path $work/nginx;
-  server {
-    listen 127.0.0.1:${port[nginx]};
-    location / { default_type text/plain; return 200 "Hello, World!"; }
-  }
-}
-CONF
-  taskset -c $server_cpu nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
-  pids+=($!)
-  pid[nginx]=$!
-  for _ in $(seq 50); do curl -s "http://127.0.0.1:${port[nginx]}/" >/dev/null 2>&1 && break; sleep 0.1; done
-}
-
 start_coronet
-start_nginx
+# nginx closes a connection after 1,000 requests by default; 10,000 is coronet's default too.
+launch_nginx http 10000
 start_floor
 for s in "${servers[@]}"; do
   echo "$s: pid ${pid[$s]} port ${port[$s]}" >&2

@@ -43,13 +43,8 @@ for tool in wrk nginx openssl taskset curl /usr/bin/python3; do
 done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-
-ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# shellcheck source=bench/nginx_peer.sh
+source "$root/bench/nginx_peer.sh"
 
 "$root/tests/support/make_test_pki.sh" "$work/pki" >/dev/null
 cert=$work/pki/server.pem
@@ -137,11 +132,6 @@ handshakes() {
     'BEGIN { printf "%.0f %.3f %.1f\n", n / (t1 - t0), (t / hz) * 1e6 / n, 100 * r / n }'
 }
 
-# wait_port FILE: the port a server printed as "port N".
-wait_port() {
-  for _ in $(seq 50); do grep -q port "$1" 2>/dev/null && break; sleep 0.1; done
-  awk '/port/ {print $2}' "$1"
-}
 
 start_coronet() {
   taskset -c $server_cpu "$build/bench/http_plaintext_server" --threads 1 \
@@ -155,38 +145,8 @@ start_coronet() {
 # log, unlimited requests per connection (nginx closes after 1,000 by default, and each close
 # would cost the next request a handshake). Session tickets are nginx's default.
 start_nginx() {
-  port[nginx]=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  mkdir -p "$work/nginx"
-  cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-worker_rlimit_nofile 65536;
-error_log $work/nginx/error.log;
-pid $work/nginx/nginx.pid;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path $work/nginx;
-  proxy_temp_path $work/nginx;
-  fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx;
-  scgi_temp_path $work/nginx;
-  server {
-    listen 127.0.0.1:${port[nginx]} ssl;
-    ssl_certificate $cert;
-    ssl_certificate_key $key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ecdh_curve X25519:prime256v1;
-    location / { default_type text/plain; return 200 "Hello, World!"; }
-  }
-}
-CONF
-  taskset -c $server_cpu nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
-  pids+=($!)
-  pid[nginx]=$!
-  for _ in $(seq 50); do curl -sk "https://127.0.0.1:${port[nginx]}/" >/dev/null 2>&1 && break; sleep 0.1; done
+  launch_nginx https 100000000 "ssl_certificate $cert;" "ssl_certificate_key $key;" \
+    "ssl_protocols TLSv1.2 TLSv1.3;" "ssl_ecdh_curve X25519:prime256v1;"
 }
 
 # tls_check SERVER: what one client with the benchmark's configuration negotiates, verifying
