@@ -37,15 +37,6 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # shellcheck source=bench/nginx_peer.sh
 source "$root/bench/nginx_peer.sh"
 
-cat > "$work/pipeline.lua" <<'LUA'
-init = function(args)
-  local r = {}
-  for i = 1, 16 do r[i] = wrk.format(nil, "/") end
-  req = table.concat(r)
-end
-request = function() return req end
-LUA
-
 # side_by_side A B [wrk args...]: the same load on servers A and B at once (one wrk each, both
 # on the client CPU); prints "a_cpu_us b_cpu_us" per request.
 side_by_side() {

@@ -64,15 +64,6 @@ Groups = $group
 CNF
 client() { OPENSSL_CONF="$work/client.cnf" taskset -c $client_cpu timeout $((duration + 30)) "$@"; }
 
-cat > "$work/pipeline.lua" <<'LUA'
-init = function(args)
-  local r = {}
-  for i = 1, 16 do r[i] = wrk.format(nil, "/") end
-  req = table.concat(r)
-end
-request = function() return req end
-LUA
-
 # run_wrk SERVER CONNS [wrk args...]: prints "req/s cpu_us_per_req".
 run_wrk() {
   local name=$1 conns=$2; shift 2

@@ -1,6 +1,6 @@
 # Sourced by the scripts that measure coronet next to nginx (http_plaintext.sh,
 # https_compare.sh): the work directory and the cleanup of every process started, CPU time
-# from /proc, the port a server prints, and nginx as one pinned worker answering
+# from /proc, wrk's pipelining script, the port a server prints, and nginx as one pinned worker answering
 # "Hello, World!". The sourcing script sets server_cpu and declares `pid` and `port` as
 # associative arrays first.
 
@@ -12,6 +12,16 @@ trap cleanup EXIT
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# wrk's script for 16 requests per write ($work/pipeline.lua).
+cat > "$work/pipeline.lua" <<'LUA'
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(nil, "/") end
+  req = table.concat(r)
+end
+request = function() return req end
+LUA
 
 # wait_port FILE: the port a server printed as "port N".
 wait_port() {
