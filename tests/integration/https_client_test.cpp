@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
 #include <signal.h>
@@ -46,7 +47,8 @@ std::string pki(const char* name) { return (pki_dir() / name).string(); }
 // A coronet server with a plaintext and a TLS port, on a runtime thread.
 class tls_server {
  public:
-  explicit tls_server(tls::server_config config) : ctx_(std::move(config)), rt_({.threads = 1}) {
+  explicit tls_server(tls::server_config config) : tls_server(tls::server_context(std::move(config))) {}
+  explicit tls_server(tls::server_context context) : ctx_(std::move(context)), rt_({.threads = 1}) {
     http::router r;
     r.get("/", [](http::request&) -> asio::awaitable<http::response> {
       co_return http::response::text("Hello, World!");
@@ -185,6 +187,22 @@ TEST(https_client, follows_redirects_between_http_and_https) {
   http::client c(io.get_executor(), o);
   EXPECT_EQ(run(io, c.get(s.plain() + "/to-https"))->body, "full -");
   EXPECT_EQ(run(io, c.get(s.https() + "/to-http"))->body, "plaintext");
+}
+
+// A context the user configured with OpenSSL directly (what asio::ssl::context's
+// native_handle() is): the server takes it as it is.
+TEST(https_client, a_server_context_from_the_users_ssl_ctx) {
+  SSL_CTX* own = SSL_CTX_new(TLS_server_method());
+  ASSERT_EQ(SSL_CTX_use_certificate_chain_file(own, pki("server.pem").c_str()), 1);
+  ASSERT_EQ(SSL_CTX_use_PrivateKey_file(own, pki("server.key").c_str(), SSL_FILETYPE_PEM), 1);
+  SSL_CTX_set_min_proto_version(own, TLS1_3_VERSION);
+  tls_server s{tls::server_context(own)};
+  SSL_CTX_free(own);  // the context took its own reference
+  asio::io_context io;
+  http::client c(io.get_executor(), trusting_test_ca());
+  auto r = run(io, c.get(s.https() + "/whoami"));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->body, "full -");
 }
 
 TEST(https_client, bad_configuration_fails_at_construction) {
