@@ -183,7 +183,9 @@ void connection::finish() {
 // Serves until the connection is idle (true) or must close (false).
 asio::awaitable<bool> connection::serve() {
   const auto& opt = state_->options;
+#if CORONET_HAS_TLS
   if (tls_ && !tls_->established && !co_await establish()) co_return false;
+#endif
   for (;;) {
     if (!ex_ || ex_->buffered() == 0) {
       if (!co_await flush()) co_return false;
