@@ -41,7 +41,7 @@ class session {
   session(SSL_CTX* ctx, bool server);
   session(const session&) = delete;
   session& operator=(const session&) = delete;
-  ~session();  // on the thread that used it (its input buffer goes back to that thread's cache)
+  ~session();
 
   [[nodiscard]] SSL* native() const noexcept { return ssl_; }
 
