@@ -21,15 +21,6 @@ using coronet::detail::use_nothrow;
 
 // The read buffer of an idle connection: the exchange's, borrowed only when the socket has
 // bytes to read (and given back if it had none after all).
-#if CORONET_HAS_TLS
-// The same for TLS: ciphertext lands in the session's input buffer.
-struct connection::tls_idle_input {
-  connection* c;
-  asio::mutable_buffer acquire() { return c->tls_->session.input_space(); }
-  void release() { c->tls_->session.release_buffers(); }
-};
-#endif
-
 struct connection::idle_buffer {
   connection* c;
   asio::mutable_buffer acquire() {
@@ -40,6 +31,15 @@ struct connection::idle_buffer {
     if (c->ex_ && c->ex_->end == 0) c->worker_.give_back(std::move(c->ex_));
   }
 };
+
+#if CORONET_HAS_TLS
+// The same for TLS: ciphertext lands in the session's input buffer.
+struct connection::tls_idle_input {
+  connection* c;
+  asio::mutable_buffer acquire() { return c->tls_->session.input_space(); }
+  void release() { c->tls_->session.release_buffers(); }
+};
+#endif
 
 void connection::start(std::string_view preread) {
   worker_.connections.insert(this);
