@@ -12,6 +12,7 @@
 #include <asio/post.hpp>
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 namespace coronet::http::detail {
@@ -198,7 +199,19 @@ asio::awaitable<bool> connection::serve() {
         phase_ = phase::head;
         set_timeout(opt.read_header_timeout);
       }
-      auto [ec, n] = co_await read_some(asio::buffer(ex_->buffer.get() + ex_->end, exchange::buffer_size - ex_->end));
+      // Plaintext reads the socket straight into the buffer (no coroutine frame of its own:
+      // this is the body and split-head path); TLS decrypts into it.
+      const auto into = asio::buffer(ex_->buffer.get() + ex_->end, exchange::buffer_size - ex_->end);
+      std::error_code ec;
+      std::size_t n = 0;
+#if CORONET_HAS_TLS
+      if (tls_) {
+        std::tie(ec, n) = co_await tls::detail::read_some(socket_, tls_->session, into);
+      } else
+#endif
+      {
+        std::tie(ec, n) = co_await async_read_drained(worker_.io_reactor, socket_, into, use_nothrow);
+      }
       readable_ = false;
       if (n > 0) fresh_ = false;
       if (timed_out_ || (ec && ec != asio::error::would_block)) {
@@ -375,14 +388,6 @@ asio::awaitable<void> connection::linger() {
     if (ec) co_return;
     drained += n;
   }
-}
-
-asio::awaitable<std::pair<std::error_code, std::size_t>> connection::read_some(asio::mutable_buffer into) {
-#if CORONET_HAS_TLS
-  if (tls_) co_return co_await tls::detail::read_some(socket_, tls_->session, into);
-#endif
-  auto [ec, n] = co_await async_read_drained(worker_.io_reactor, socket_, into, use_nothrow);
-  co_return std::pair{ec, n};
 }
 
 asio::awaitable<bool> connection::establish() {

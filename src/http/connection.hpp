@@ -74,8 +74,6 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::awaitable<bool> on_message();
   asio::awaitable<void> send_error(http::status s, std::string_view why);
   asio::awaitable<void> linger();
-  /// The next bytes of input into `into`: from the socket, or decrypted from TLS records.
-  asio::awaitable<std::pair<std::error_code, std::size_t>> read_some(asio::mutable_buffer into);
   /// TLS: the handshake, within the head timeout; false when the connection must close.
   asio::awaitable<bool> establish();
   void on_readable(std::error_code ec, std::size_t n);

@@ -211,7 +211,6 @@ class HttpsServerTest(unittest.TestCase):
         raw = socket.create_connection((HOST, self.server.tls_port), timeout=TIMEOUT)
         with client_context().wrap_socket(raw, server_hostname="localhost") as s:
             s.sendall(b"".join(f"GET /big/{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(16)))
-            want = sum(len(f"{i * 1024}") for i in range(16))
             data = b""
             while data.count(b"HTTP/1.1 200") < 16 or not data.endswith(b"x" * (15 * 1024)):
                 chunk = s.recv(65536)
@@ -219,7 +218,6 @@ class HttpsServerTest(unittest.TestCase):
                     break
                 data += chunk
         self.assertEqual(data.count(b"HTTP/1.1 200"), 16)
-        self.assertTrue(want > 0)
         self.assertEqual(data.count(b"x"), sum(i * 1024 for i in range(16)))
 
     def test_close_notify_on_connection_close(self):
