@@ -35,7 +35,7 @@ router& router::add(std::string_view method, std::string_view pattern, handler h
   if (pattern.empty() || pattern[0] != '/') {
     throw std::invalid_argument("route pattern must start with '/': " + std::string(pattern));
   }
-  route r{std::string(method), {}, std::move(h), 0};
+  route r{std::string(method), std::string(pattern), {}, std::move(h), 0};
   bool bad = false;
   for (segment_cursor cursor(pattern); !cursor.done();) {
     const auto seg = cursor.next();
@@ -96,6 +96,7 @@ router::match router::find(std::string_view method, std::string_view path, param
   if (best) {
     m.result = match::kind::found;
     m.target = &best->h;
+    m.pattern = best->pattern;
     params.clear();
     matches(*best, path, &params);
     return m;

@@ -60,6 +60,14 @@ TEST(http_router, literal_segment_beats_parameter_whatever_the_order) {
   EXPECT_NE(f.find("GET", "/users/me").target, f.find("GET", "/users/you").target);
 }
 
+TEST(http_router, a_match_names_its_pattern_not_its_path) {
+  fixture f;
+  EXPECT_EQ(f.find("GET", "/users/42/posts/7").pattern, "/users/{id}/posts/{post}");
+  EXPECT_EQ(f.find("HEAD", "/files/a/b").pattern, "/files/*");
+  EXPECT_EQ(f.find("GET", "/nope").pattern, "");
+  EXPECT_EQ(f.find("PUT", "/users/1").pattern, "");
+}
+
 TEST(http_router, trailing_wildcard_captures_the_rest) {
   fixture f;
   ASSERT_EQ(f.find("GET", "/files/a/b/c.txt").result, kind::found);

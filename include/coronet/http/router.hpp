@@ -43,6 +43,9 @@ class router {
     kind result = kind::not_found;
     const handler* target = nullptr;  ///< set when found
     std::string allow;                ///< set for method_not_allowed: "GET, HEAD, POST"
+    /// The matched route's pattern as registered, e.g. "/users/{id}" (for metrics and logs:
+    /// a bounded set of values, unlike paths). Empty when nothing matched.
+    std::string_view pattern;
   };
   /// Finds the handler for `method` and `path`, filling `params` with the captured segments.
   using params_type = std::vector<std::pair<std::string, std::string>>;
@@ -56,6 +59,7 @@ class router {
   };
   struct route {
     std::string method;
+    std::string pattern;
     std::vector<segment> segments;
     handler h;
     int score;  // specificity: higher wins
