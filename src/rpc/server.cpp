@@ -168,6 +168,15 @@ void server::start() {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
                                static_cast<int>(std::min<decltype(idle)>(idle, INT_MAX)));
   }
+  if (const auto age = options_.max_connection_age.count(); age > 0) {
+    // Same filter: a client connected for this long gets a GOAWAY and reconnects, so long
+    // lived clients spread over instances started after them.
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(std::min<decltype(age)>(age, INT_MAX)));
+    const auto grace = options_.max_connection_age_grace.count();
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               static_cast<int>(std::min<decltype(grace)>(grace, INT_MAX)));
+  }
   for (const auto& [name, value] : options_.channel_args) builder.AddChannelArgument(name, value);
   if (options_.health_service && !health_service_) {  // a start() that threw may come again
     health_service_ = std::make_unique<detail::health_service>(health_);

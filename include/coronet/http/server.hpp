@@ -27,6 +27,10 @@
 #include <string>
 #include <string_view>
 
+namespace coronet {
+class metrics;  // coronet/metrics.hpp
+}  // namespace coronet
+
 namespace coronet::tls {
 class server_context;  // coronet/tls.hpp
 }  // namespace coronet::tls
@@ -68,6 +72,16 @@ struct server_options {
   /// How long shutdown() (and so a runtime stop) lets in-flight requests finish before the
   /// connections left are closed.
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);
+  /// During shutdown, how long an idle keep-alive connection stays open: a request arriving
+  /// on it meanwhile is served and answered with `Connection: close`. 0 (default): idle
+  /// connections close as soon as shutdown begins. Behind a reverse proxy that reuses its
+  /// upstream connections, set it above the proxy's upstream keep-alive timeout (nginx:
+  /// `keepalive_timeout` in the `upstream` block) and below drain_timeout: the proxy then
+  /// closes them itself, and no request it sends can race coronet's close (docs/deploy.md).
+  std::chrono::milliseconds drain_idle_grace = std::chrono::milliseconds(0);
+  /// Where the server's requests and connections are counted (coronet/metrics.hpp).
+  /// nullptr (default): not counted, at no cost.
+  coronet::metrics* metrics = nullptr;
 };
 
 class server {

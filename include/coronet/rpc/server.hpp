@@ -46,6 +46,10 @@ class ServerBuilder;
 class Service;
 }  // namespace grpc
 
+namespace coronet {
+class metrics;  // coronet/metrics.hpp
+}  // namespace coronet
+
 namespace coronet::rpc {
 
 namespace detail {
@@ -71,6 +75,15 @@ struct server_options {
   /// gRPC client reconnects on its next call. Default 5 min, so a client calling every
   /// few minutes keeps its connection; 0: never (gRPC's default).
   std::chrono::milliseconds max_connection_idle = std::chrono::minutes(5);
+  /// A connection open this long (give or take 10%, so a fleet's clients do not all
+  /// reconnect at once) is sent a GOAWAY: its client finishes the calls in progress and
+  /// opens a new connection, which a load balancer may place on another instance. Without
+  /// it, a long-lived client stays on the instances that were up when it connected. Applies
+  /// to adopted connections too. 0 (default): no limit.
+  std::chrono::milliseconds max_connection_age = std::chrono::milliseconds(0);
+  /// After max_connection_age, how long calls in progress may still run before the
+  /// connection is closed under them.
+  std::chrono::milliseconds max_connection_age_grace = std::chrono::seconds(30);
   /// Serve grpc.health.v1.Health: Check and Watch answer what health() holds (health.hpp).
   /// false: no health service at all (gRPC's default one is never served either).
   bool health_service = true;
@@ -80,6 +93,9 @@ struct server_options {
   /// How long shutdown() (and so a runtime stop) lets in-flight calls run before they are
   /// cancelled.
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);
+  /// Where the server's calls are counted (coronet/metrics.hpp): calls started and finished
+  /// by method and status, durations, stream messages. nullptr (default): not counted.
+  coronet::metrics* metrics = nullptr;
   /// Further integer channel arguments (GRPC_ARG_* names), applied after the fields above.
   std::map<std::string, int> channel_args = {};
   /// Called last with the builder, for anything the fields above do not name: string
