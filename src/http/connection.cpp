@@ -9,6 +9,8 @@
 #include "tls/io.hpp"
 #endif
 
+#include <coronet/metrics.hpp>
+
 #include <asio/post.hpp>
 
 #include <algorithm>
@@ -19,6 +21,7 @@ namespace coronet::http::detail {
 
 using asio::ip::tcp;
 using coronet::detail::use_nothrow;
+using coronet::detail::http_error;
 
 // The read buffer of an idle connection: the exchange's, borrowed only when the socket has
 // bytes to read (and given back if it had none after all).
@@ -57,6 +60,7 @@ void connection::start(std::string_view preread) {
   const auto n = std::min(preread.size(), exchange::buffer_size);
   std::copy_n(preread.data(), n, e.buffer.get());
   e.end = n;
+  count_received(n);
   phase_ = phase::head;
   fresh_ = false;
   serve_on_runner(worker_, this);
@@ -140,6 +144,7 @@ void connection::on_idle_read(std::error_code ec, std::size_t n) {
     return;
   }
   ex_->end += n;
+  count_received(n);
   phase_ = phase::head;
   fresh_ = false;
   set_timeout(state_->options.read_header_timeout);
@@ -179,6 +184,7 @@ void connection::finish() {
   std::error_code ec;
   socket_.close(ec);
   state_->live.fetch_sub(1, std::memory_order_acq_rel);
+  if (auto* m = worker_.metrics) coronet::detail::bump(m->closed);
 }
 
 // Serves until the connection is idle (true) or must close (false).
@@ -219,6 +225,7 @@ asio::awaitable<bool> connection::serve() {
         co_return false;  // also: the peer closed or reset, there is no one to answer
       }
       ex_->end += n;
+      count_received(n);
       if (phase_ == phase::body) set_timeout(opt.body_read_timeout);
       continue;
     }
@@ -267,6 +274,10 @@ connection::plan connection::plan_request() {
   e.target = m.target;
   e.route = m.result;
   e.planned = true;
+  if (worker_.metrics) {
+    e.pattern = m.pattern;
+    e.started = std::chrono::steady_clock::now();
+  }
   if (p.has_body() && !p.chunked() && p.content_length() > state_->options.max_body_bytes) {
     return {plan::action::refuse, http::status::payload_too_large, "request body too large"};
   }
@@ -332,6 +343,7 @@ asio::awaitable<bool> connection::on_message() {
     } catch (...) {
       // A handler's failure is this request's 500; the connection stays healthy.
       res = response::text("Internal Server Error\n", http::status::internal_server_error);
+      count_error(http_error::handler_exception);
     }
   } else {
     res = unrouted_answer(req);
@@ -356,6 +368,17 @@ asio::awaitable<bool> connection::on_message() {
 
 // Answers input the server will not serve, then ends the connection.
 asio::awaitable<void> connection::send_error(http::status s, std::string_view why) {
+  if (worker_.metrics) {
+    switch (s) {
+      case http::status::request_header_fields_too_large: count_error(http_error::header_too_large); break;
+      case http::status::payload_too_large: count_error(http_error::body_too_large); break;
+      case http::status::expectation_failed: count_error(http_error::unsupported_expectation); break;
+      case http::status::request_timeout:
+        count_error(phase_ == phase::body ? http_error::body_timeout : http_error::header_timeout);
+        break;
+      default: count_error(http_error::bad_request); break;
+    }
+  }
   closing_ = true;
   linger_ = true;
   auto& e = ex();
@@ -414,6 +437,7 @@ asio::awaitable<bool> connection::establish() {
     tls_->established = true;
     co_return true;
   }
+  count_error(timed_out_ ? http_error::header_timeout : http_error::tls_handshake);
   if (!timed_out_ && tls_->contexts->on_failure) {
     std::error_code ignored;
     const auto peer = socket_.remote_endpoint(ignored);
@@ -428,15 +452,24 @@ asio::awaitable<bool> connection::establish() {
 
 void start_connection(std::shared_ptr<server_state> s, worker& w, tcp::socket socket,
                       std::string_view preread, bool tls) {
+  if (s->options.metrics && !w.metrics) {
+    // This context's shard, kept by the worker: its counters have no other writer.
+    w.metrics_owner = coronet::detail::metrics_access::state(*s->options.metrics);
+    w.metrics_owner->http_used.store(true, std::memory_order_relaxed);
+    w.metrics = &w.metrics_owner->acquire();
+  }
+  if (w.metrics) coronet::detail::bump(w.metrics->accepted);
   if (s->live.fetch_add(1, std::memory_order_acq_rel) >= s->options.max_connections) {
     s->live.fetch_sub(1, std::memory_order_acq_rel);
+    if (w.metrics) coronet::detail::bump(w.metrics->refused);
     // Over the limit: tell the client at once rather than let it wait in a backlog.
     std::string busy;
     write_error_response(busy, http::status::service_unavailable,
                          w.preamble(s->options.server_name), "Server overloaded.");
     std::error_code ec;
     socket.non_blocking(true, ec);
-    socket.write_some(asio::buffer(busy), ec);
+    const auto sent = socket.write_some(asio::buffer(busy), ec);
+    if (w.metrics) coronet::detail::bump(w.metrics->sent_bytes, sent);
     socket.shutdown(tcp::socket::shutdown_both, ec);
     socket.close(ec);
     return;
@@ -448,6 +481,7 @@ void start_connection(std::shared_ptr<server_state> s, worker& w, tcp::socket so
       link = std::make_unique<tls_link>(s->tls->current());
     } catch (...) {
       s->live.fetch_sub(1, std::memory_order_acq_rel);
+      if (w.metrics) coronet::detail::bump(w.metrics->closed);
       return;  // OpenSSL out of memory: this connection closes, the server goes on
     }
   }

@@ -82,11 +82,28 @@ class connection : public std::enable_shared_from_this<connection> {
     return *ex_;
   }
   void set_timeout(std::chrono::milliseconds t) { watchdog_.expires_after(t); }
+  /// With metrics: counts an answer to the current request, and its duration.
+  void count_answer(const request& req, unsigned code);
+  void count_error(coronet::detail::http_error e) {
+    if (auto* m = worker_.metrics) coronet::detail::bump(m->errors[static_cast<std::size_t>(e)]);
+  }
+  void count_received(std::size_t n) {
+    if (auto* m = worker_.metrics) coronet::detail::bump(m->received_bytes, n);
+  }
 
   // connection_write.cpp: the answers.
   void queue(const request& req, response& res, bool keep, bool streamed);
   asio::awaitable<bool> flush();
   asio::awaitable<std::error_code> write_now(std::vector<asio::const_buffer>& bufs);
+  /// With metrics: counts `n` bytes sent; no error.
+  std::error_code sent(std::size_t n) {
+    if (auto* m = worker_.metrics) coronet::detail::bump(m->sent_bytes, n);
+    return {};
+  }
+  std::error_code write_timed_out() {
+    count_error(coronet::detail::http_error::write_timeout);
+    return asio::error::timed_out;
+  }
   asio::awaitable<bool> stream(request& req, response& res, bool keep);
 
   std::shared_ptr<server_state> state_;

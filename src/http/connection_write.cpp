@@ -12,6 +12,8 @@
 
 #include <asio/write.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 namespace coronet::http::detail {
@@ -54,6 +56,7 @@ void connection::queue(const request& req, response& res, bool keep, bool stream
                            f, inline_body ? std::string_view(res.body) : std::string_view())) {
     // A field that could split the response: send none of it.
     --ex_->out_count;
+    count_error(coronet::detail::http_error::invalid_response_header);
     res = response::text("Internal Server Error\n", http::status::internal_server_error);
     queue(req, res, keep, false);
     return;
@@ -63,6 +66,18 @@ void connection::queue(const request& req, response& res, bool keep, bool stream
     out.body = std::move(res.body);
     ex_->out_bytes += out.body.size();
   }
+  if (!streamed) count_answer(req, code);  // a streamed one is counted at its end
+}
+
+void connection::count_answer(const request& req, unsigned code) {
+  auto* m = worker_.metrics;
+  if (!m) return;
+  auto& series = m->http_route(ex_->pattern, coronet::detail::http_method_index(req.method));
+  const auto status_class = std::clamp(code / 100, 1u, 5u) - 1;
+  coronet::detail::bump(series.by_class[status_class]);
+  const auto took = std::chrono::steady_clock::now() - ex_->started;
+  series.duration.observe(coronet::detail::duration_bounds_ns,
+                          static_cast<std::uint64_t>(std::chrono::nanoseconds(took).count()));
 }
 
 asio::awaitable<bool> connection::flush() {
@@ -74,6 +89,7 @@ asio::awaitable<bool> connection::flush() {
     gather.emplace_back(p.head.data(), p.head.size());
     if (!p.body.empty()) gather.emplace_back(p.body.data(), p.body.size());
   }
+  if (auto* m = worker_.metrics) m->per_write.observe(coronet::detail::per_write_bounds, ex_->out_count);
   const auto ec = co_await write_now(gather);
   ex_->out_count = 0;
   ex_->out_bytes = 0;
@@ -83,6 +99,8 @@ asio::awaitable<bool> connection::flush() {
 // Writes a buffer sequence: first one non-blocking writev (usually all of it, without
 // suspending), then an async write for what the socket did not take, under write_timeout.
 asio::awaitable<std::error_code> connection::write_now(std::vector<asio::const_buffer>& bufs) {
+  // With metrics, what this write sends; counted once it is all sent.
+  const std::size_t counted = worker_.metrics ? asio::buffer_size(bufs) : 0;
 #if CORONET_HAS_TLS
   if (tls_) {
     // Encrypted into the session's output (small answers packed into full records), then
@@ -93,16 +111,16 @@ asio::awaitable<std::error_code> connection::write_now(std::vector<asio::const_b
     const auto n = socket_.write_some(t.output(), ec);
     if (ec && ec != asio::error::would_block) co_return ec;
     t.consume_output(n);
-    if (t.output().size() == 0) co_return std::error_code{};
+    if (t.output().size() == 0) co_return sent(counted);
     const auto before = phase_;
     const auto deadline = watchdog_.deadline();
     phase_ = phase::writing;
     set_timeout(state_->options.write_timeout);
     const auto wec = co_await tls::detail::flush(socket_, t);
-    if (timed_out_) co_return asio::error::timed_out;
+    if (timed_out_) co_return write_timed_out();
     phase_ = before;
     watchdog_.expires_at(deadline);
-    co_return wec;
+    co_return wec ? wec : sent(counted);
   }
 #endif
   std::size_t total = 0;
@@ -111,7 +129,7 @@ asio::awaitable<std::error_code> connection::write_now(std::vector<asio::const_b
   // One buffer goes out with send(), cheaper than sendmsg() with a one-entry iovec.
   const auto n = bufs.size() == 1 ? socket_.write_some(bufs.front(), ec) : socket_.write_some(bufs, ec);
   if (ec && ec != asio::error::would_block) co_return ec;
-  if (n == total) co_return std::error_code{};
+  if (n == total) co_return sent(counted);
   consume(bufs, n);
   const auto before = phase_;
   const auto deadline = watchdog_.deadline();
@@ -119,10 +137,10 @@ asio::awaitable<std::error_code> connection::write_now(std::vector<asio::const_b
   set_timeout(state_->options.write_timeout);
   auto [wec, written] = co_await asio::async_write(socket_, bufs, use_nothrow);
   (void)written;
-  if (timed_out_) co_return asio::error::timed_out;
+  if (timed_out_) co_return write_timed_out();
   phase_ = before;
   watchdog_.expires_at(deadline);
-  co_return wec;
+  co_return wec ? wec : sent(counted);
 }
 
 class connection::chunk_writer final : public body_writer {
@@ -154,20 +172,26 @@ asio::awaitable<bool> connection::stream(request& req, response& res, bool keep)
   if (!chunked) keep = false;
   queue(req, res, keep, true);
   if (!co_await flush()) co_return false;
-  if (req.method == "HEAD") co_return keep;
+  // Counted once its status is out, whatever follows (unless queue() replaced the answer
+  // with a 500, counted there).
+  const auto counted = [&](bool more) {
+    if (res.stream) count_answer(req, static_cast<unsigned>(res.status));
+    return more;
+  };
+  if (req.method == "HEAD") co_return counted(keep);
   chunk_writer writer(*this, chunked);
   try {
     co_await res.stream(writer);
   } catch (...) {
     // The head is gone already: ending without the last chunk tells the client it failed.
-    co_return false;
+    co_return counted(false);
   }
-  if (writer.failed_) co_return false;
+  if (writer.failed_) co_return counted(false);
   if (chunked) {
     std::vector<asio::const_buffer> last{asio::buffer("0\r\n\r\n", 5)};
-    if (co_await write_now(last)) co_return false;
+    if (co_await write_now(last)) co_return counted(false);
   }
-  co_return keep;
+  co_return counted(keep);
 }
 
 }  // namespace coronet::http::detail

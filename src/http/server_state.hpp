@@ -7,6 +7,7 @@
 #include "date.hpp"
 #include "drained_read.hpp"
 #include "parser.hpp"
+#include "metrics/state.hpp"
 
 #include <coronet/config.hpp>
 #include <coronet/http/server.hpp>
@@ -20,6 +21,7 @@
 #endif
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -46,6 +48,9 @@ struct exchange {
   const handler* target = nullptr;
   router::match::kind route = router::match::kind::not_found;
   bool planned = false;  // the route is set and the request's expectation and size checked
+  // With metrics: the matched pattern (empty when none) and when the head was complete.
+  std::string_view pattern;
+  std::chrono::steady_clock::time_point started;
   std::unique_ptr<char[]> buffer = std::make_unique<char[]>(buffer_size);
   std::size_t begin = 0;  // unparsed bytes are buffer[begin, end)
   std::size_t end = 0;
@@ -80,6 +85,7 @@ struct worker {
   ~worker() {
     // Parked runners hold their coroutine frames: free them before the slots go.
     for (auto* r : idle_runners) r->reset();
+    if (metrics) metrics_owner->release(*metrics);
   }
 
   /// Parked runners beyond this many end instead of parking.
@@ -94,6 +100,9 @@ struct worker {
   std::vector<parked_runner*> idle_runners;             // parked, waiting for a connection
   std::vector<parked_runner*> spare_runners;            // slots whose coroutine ended
   bool runners_closed = false;  // shutting down: runners end instead of parking
+  // With server_options::metrics: this context's shard, taken at its first connection.
+  coronet::detail::metrics_shard* metrics = nullptr;
+  std::shared_ptr<coronet::detail::metrics_state> metrics_owner;
 
   /// "Server: ...\r\nDate: ...\r\n", rebuilt when the second changes.
   std::string_view preamble(std::string_view server_name) {

@@ -6,6 +6,9 @@
 #include "scheduling.hpp"
 
 #include "health_service.hpp"
+#include "metrics_interceptor.hpp"
+
+#include <coronet/metrics.hpp>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/ext/health_check_service_server_builder_option.h>
@@ -189,6 +192,19 @@ void server::start() {
   plugins_option::services_callback services_started;
   if (options_.health_service) {
     services_started = [this](const std::vector<std::string>& names) { health_.start(names); };
+  }
+  if (options_.metrics) {
+    // Before configure(): grpc++ keeps one list of interceptor factories, and a configure()
+    // that sets its own replaces this one.
+    auto hook = detail::metrics_interceptor(coronet::detail::metrics_access::state(*options_.metrics));
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+    interceptors.push_back(std::move(hook.factory));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+    services_started = [learn = std::move(hook.learn), health = std::move(services_started)](
+                           const std::vector<std::string>& names) {
+      learn(names);
+      if (health) health(names);
+    };
   }
   builder.SetOption(std::make_unique<plugins_option>(options_.reflection, services_started));
   if (options_.configure) options_.configure(builder);
