@@ -8,10 +8,12 @@
 // --inline-start binds SayHello with {.inline_start = true}: the handler, which never
 // suspends, then runs whole on the gRPC thread that delivered the call. --tls serves the
 // --listen address with TLS instead, with the PEM certificate chain and key given
-// (h2load_tls.sh).
+// (h2load_tls.sh). --metrics counts the calls into a coronet::metrics (never scraped), to
+// measure what counting costs.
 #include "builder_flags.hpp"
 #include "greeters.hpp"
 
+#include <coronet/metrics.hpp>
 #include <coronet/rpc/server.hpp>
 #include <coronet/runtime.hpp>
 
@@ -26,11 +28,14 @@ int main(int argc, char** argv) {
   std::size_t threads = 1;
   bool batch = false;
   bool inline_start = false;
+  bool with_metrics = false;
   std::string tls_cert, tls_key;
   bench::builder_flags flags;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--batch-scheduling") == 0) {
       batch = true;
+    } else if (std::strcmp(argv[i], "--metrics") == 0) {
+      with_metrics = true;
     } else if (std::strcmp(argv[i], "--inline-start") == 0) {
       inline_start = true;
     } else if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
@@ -49,10 +54,12 @@ int main(int argc, char** argv) {
     }
   }
   coronet::runtime rt({.threads = threads, .batch_scheduling = batch});
+  coronet::metrics metrics;
   coronet::rpc::service<HelloWorld> greeter;
   greeter.handle("SayHello", &bench::say_hello, {.inline_start = inline_start});
   coronet::rpc::server server(rt, {.health_service = false,
                                    .reflection = false,
+                                   .metrics = with_metrics ? &metrics : nullptr,
                                    .configure = [&](grpc::ServerBuilder& b) { flags.apply(b); }});
   server.add(greeter);
   const auto colon = listen.rfind(':');
