@@ -21,6 +21,9 @@
 
 #include <dlfcn.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <map>
@@ -178,6 +181,39 @@ TEST(client_addresses, a_name_whose_every_address_refuses_fails_with_connection_
   EXPECT_EQ(run(ctx, c.get(url("all-closed.addresses.test", port))).error(),
             http::client_errc::connection_refused);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+}
+
+// An address that never answers (its SYNs dropped) takes only its share of connect_timeout
+// and leaves the rest to the next one.
+TEST(client_addresses, an_address_that_never_answers_leaves_time_for_the_next) {
+  if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback (::1) here";
+  one_address_server server("::1");
+  asio::io_context ctx;
+  // A listener that never accepts, its queue full: the kernel drops further SYNs.
+  auto silent = refusing(ctx, "127.0.0.1", server.port());
+  silent.listen(0);
+  std::vector<int> fillers;  // plain non-blocking sockets: Asio's connect would wait
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server.port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    fillers.push_back(fd);
+  }
+  std::this_thread::sleep_for(50ms);
+  stage("silent-first.addresses.test", {"127.0.0.1", "::1"});
+
+  http::client c(ctx.get_executor(), {.connect_timeout = 1s});
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto res = run(ctx, c.get(url("silent-first.addresses.test", server.port())));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  for (int fd : fillers) ::close(fd);
+  ASSERT_TRUE(res) << res.error().message();
+  EXPECT_EQ(res->body, "served");
+  EXPECT_GE(took, 400ms) << "the silent address was tried first, for half the second";
+  EXPECT_LT(took, 1s);
 }
 
 // The machine's own resolver: localhost reaches a server on 127.0.0.1 also where it resolves
