@@ -86,8 +86,8 @@ struct channel_options {
 /// A channel to `target` ("dns:///host:port", "ipv4:a:p,b:q", "ipv6:[a]:p,[b]:q", or any
 /// other target gRPC resolves) balancing its calls as `options` say. Throws
 /// std::invalid_argument for an empty target, a max_attempts below 1, or a policy or
-/// health-checked service name that could not be one; with `tls`, what secure_channel() throws. A target that resolves to
-/// nothing fails calls with UNAVAILABLE.
+/// health-checked service name that could not be one; with `tls`, what secure_channel()
+/// throws. A target that resolves to nothing fails calls with UNAVAILABLE.
 std::shared_ptr<grpc::Channel> balanced_channel(std::string_view target,
                                                 const channel_options& options = {});
 
