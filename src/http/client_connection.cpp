@@ -10,6 +10,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <vector>
@@ -47,7 +48,8 @@ asio::awaitable<std::error_code> connect(client_connection& c, const url& u,
                                          client_state& st) {
   const auto connect_deadline = clock::now() + o.connect_timeout;
   const bool connect_bound = connect_deadline < deadline;
-  c.watchdog.expires_at(std::min(connect_deadline, deadline));
+  const auto give_up = std::min(connect_deadline, deadline);
+  c.watchdog.expires_at(give_up);
   const std::error_code timed_out = connect_bound ? client_errc::connect_timeout : client_errc::timeout;
 
   std::vector<tcp::endpoint> endpoints;
@@ -73,12 +75,26 @@ asio::awaitable<std::error_code> connect(client_connection& c, const url& u,
   }
 
   std::error_code last;
-  for (const auto& ep : endpoints) {
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
     c.close();
-    auto [cec] = co_await c.socket.async_connect(ep, use_nothrow);
-    if (c.timed_out) co_return timed_out;
+    // Each address gets an equal share of the time left, the last one all of it: one that
+    // never answers (its SYNs dropped: a host gone, a firewall, IPv6 without a route) does
+    // not use up the time the addresses after it need.
+    const auto now = clock::now();
+    const auto attempt_end = i + 1 == endpoints.size() || give_up <= now
+                                 ? give_up
+                                 : now + (give_up - now) / static_cast<int>(endpoints.size() - i);
+    c.watchdog.expires_at(attempt_end);
+    auto [cec] = co_await c.socket.async_connect(endpoints[i], use_nothrow);
+    if (c.timed_out && attempt_end == give_up) co_return timed_out;
     if (co_await cancelled()) co_return client_errc::cancelled;
+    if (c.timed_out) {  // this address's share is over: the next one
+      c.timed_out = false;
+      last = asio::error::timed_out;
+      continue;
+    }
     if (!cec) {
+      c.watchdog.expires_at(give_up);  // a TLS handshake has the rest of the time
       std::error_code ignored;
       c.socket.non_blocking(true, ignored);
       c.socket.set_option(tcp::no_delay(true), ignored);

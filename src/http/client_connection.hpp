@@ -61,7 +61,8 @@ struct client_connection : std::enable_shared_from_this<client_connection> {
 asio::awaitable<bool> cancelled();
 
 /// Resolves and connects a fresh connection within connect_timeout (and the request's
-/// deadline), trying every address the name resolves to; for https, the TLS handshake too
+/// deadline), trying every address the name resolves to in turn, each within an equal share
+/// of the time left (the last one with all of it); for https, the TLS handshake too
 /// (client_tls.cpp), within the same connect_timeout.
 asio::awaitable<std::error_code> connect(client_connection& c, const url& u,
                                          std::chrono::steady_clock::time_point deadline,
