@@ -6,6 +6,7 @@
 #include <coronet/config.hpp>
 #include <coronet/runtime.hpp>
 #include <coronet/listener.hpp>
+#include <coronet/metrics.hpp>
 #include <coronet/http/body_writer.hpp>
 #include <coronet/http/client.hpp>
 #include <coronet/http/client_error.hpp>
@@ -14,6 +15,7 @@
 #include <coronet/http/server.hpp>
 #include <coronet/http/url.hpp>
 #if CORONET_HAS_GRPC
+#include <coronet/rpc/channel.hpp>
 #include <coronet/rpc/client.hpp>
 #include <coronet/rpc/method_options.hpp>
 #include <coronet/rpc/server.hpp>

@@ -39,7 +39,9 @@ struct client_state;  // the pools; shared with calls in flight. Defined in src/
 
 struct client_options {
   /// From the start of DNS resolution to an established connection (for https, the TLS
-  /// handshake done). Over it:
+  /// handshake done). A name with several addresses has them tried in turn, each within an
+  /// equal share of the time left (the last one with all of it), so one that never answers
+  /// leaves time for the others. Over it:
   /// client_errc::connect_timeout.
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
   /// Whole request: waiting for a pooled connection, connecting, sending, and receiving the
