@@ -102,14 +102,19 @@ void acceptor_set::close() {
 }
 
 asio::awaitable<void> acceptor_set::close_drained() {
-  auto entries = std::move(entries_);
-  entries_.clear();
-  for (auto& e : entries) {
-    co_await asio::co_spawn(e->acceptor.get_executor(), [e]() -> asio::awaitable<void> {
-      drain_and_close(*e);
-      co_return;
-    }, asio::use_awaitable);
+  // One entry at a time off the member, with no range-for over a local container: GCC 12
+  // destroys such a container twice when the coroutine ends.
+  while (!entries_.empty()) {
+    auto e = std::move(entries_.back());
+    entries_.pop_back();
+    const auto ex = e->acceptor.get_executor();
+    co_await asio::co_spawn(ex, drain_on_own_thread(std::move(e)), asio::use_awaitable);
   }
+}
+
+asio::awaitable<void> acceptor_set::drain_on_own_thread(std::shared_ptr<entry> e) {
+  drain_and_close(*e);
+  co_return;
 }
 
 }  // namespace coronet::detail

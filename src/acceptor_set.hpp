@@ -42,6 +42,7 @@ class acceptor_set {
   struct entry;
   static asio::awaitable<void> accept_loop(std::shared_ptr<entry> e);
   static void drain_and_close(entry& e);
+  static asio::awaitable<void> drain_on_own_thread(std::shared_ptr<entry> e);
 
   std::vector<std::shared_ptr<entry>> entries_;
   std::uint16_t port_ = 0;

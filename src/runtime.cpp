@@ -4,6 +4,7 @@
 
 #include <asio/signal_set.hpp>
 
+#include <array>
 #include <csignal>
 
 namespace coronet {
@@ -110,7 +111,10 @@ void runtime::stop() {
 asio::awaitable<void> runtime::drain() {
   // Stage by stage: every port stops accepting (and serves what its queue held) before any
   // server drains, so no connection is accepted after its server has finished draining.
-  for (const auto stage : {stop_stage::stop_accepting, stop_stage::lame_duck, stop_stage::drain}) {
+  // A static array, not a braced list: GCC 12 mishandles the lifetime of what a range-for
+  // in a coroutine iterates over when it lives in the frame (see acceptor_set.cpp).
+  static constexpr std::array stages{stop_stage::stop_accepting, stop_stage::lame_duck, stop_stage::drain};
+  for (const auto stage : stages) {
     std::vector<stop_hook> hooks;
     {
       std::lock_guard lock(hooks_mutex_);
