@@ -2,6 +2,7 @@
 //
 //   GET /              200 "Hello, World!"            (HTTP/1.1)
 //   GET /healthz       200 "ok"
+//   POST /echo         200, the request body back
 //   GET /hello/{name}  gateway: calls HelloWorld.SayHello(name) over gRPC and answers the
 //                      reply; backend down: 502, backend too slow: 504
 //   /HelloWorld/SayHello  gRPC (hello.proto, no package), "Hello, " + message; plus the
@@ -57,6 +58,16 @@ constexpr const char* usage =
     "  --grpc-max-streams N      calls in flight per gRPC connection (default: no limit)\n"
     "  --grpc-max-metadata N     largest request metadata, in bytes (default: gRPC's)\n"
     "  --grpc-max-message N      largest request message, in bytes (default 4194304)\n"
+    "  --drain-timeout MS        on SIGTERM, how long in-flight HTTP requests and gRPC calls\n"
+    "                            may run before they are cut off (default 10000)\n"
+    "  --drain-idle-grace MS     on SIGTERM, how long idle HTTP keep-alive connections stay\n"
+    "                            open (a request on one is answered with Connection: close);\n"
+    "                            behind a proxy, above its upstream keep-alive timeout\n"
+    "                            (default 0: closed at once; docs/deploy.md)\n"
+    "  --http2-drain-grace MS    on SIGTERM, how long gRPC connections are still served as\n"
+    "                            usual before GOAWAY, unless their clients close them first;\n"
+    "                            behind nginx, above its upstream keepalive_timeout and\n"
+    "                            keepalive_time (default 0: GOAWAY at once; docs/deploy.md)\n"
     "  --backend HOST:PORT       where GET /hello/{name} sends SayHello (default: itself)\n"
     "  --backend-timeout MS      deadline of that call (default 2000)\n"
     "  --tls-cert FILE           also serve HTTPS and gRPC over TLS with this certificate\n"
@@ -133,6 +144,9 @@ std::optional<options> parse(int argc, char** argv) {
     else if (flag == "--grpc-max-streams") o.grpc.max_concurrent_streams = std::stoi(value);
     else if (flag == "--grpc-max-metadata") o.grpc.max_metadata_bytes = std::stoi(value);
     else if (flag == "--grpc-max-message") o.grpc.max_receive_message_bytes = std::stoi(value);
+    else if (flag == "--drain-timeout") o.http.drain_timeout = o.grpc.drain_timeout = std::chrono::milliseconds(std::stoul(value));
+    else if (flag == "--drain-idle-grace") o.http.drain_idle_grace = std::chrono::milliseconds(std::stoul(value));
+    else if (flag == "--http2-drain-grace") o.port.http2_drain_grace = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--backend") o.backend = value;
     else if (flag == "--backend-timeout") o.backend_timeout = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--threads") o.threads = std::stoul(value);
@@ -234,6 +248,9 @@ int main(int argc, char** argv) try {
   routes.get("/healthz", [](http::request&) -> asio::awaitable<http::response> {
     co_return http::response::text("ok\n");
   });
+  routes.post("/echo", [](http::request& req) -> asio::awaitable<http::response> {
+    co_return http::response::bytes(std::move(req.body), "text/plain");
+  });
   routes.get("/hello/{name}", gateway(backend, opts->backend_timeout));
   http::server http_server(rt, std::move(routes), opts->http);
 
@@ -278,7 +295,9 @@ int main(int argc, char** argv) try {
                 address(split_host_port(opts->grpc_tls_listen).first, grpc_server.tls_port()).c_str());
   }
   std::fflush(stdout);
-  rt.run();  // SIGINT/SIGTERM: stop accepting, drain both servers, return
+  // SIGINT/SIGTERM: the port stops accepting (its queue is still served), the graces let a
+  // proxy close its pooled connections itself, then both servers drain; run() returns.
+  rt.run();
   std::printf("coronet-demo stopped\n");
   return 0;
 } catch (const std::exception& e) {

@@ -30,12 +30,19 @@ class acceptor_set {
 
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
 
-  /// Stops accepting: each acceptor is closed on its own thread (its loop may be using it).
+  /// Stops accepting: each acceptor, on its own thread (its loop may be using it), first
+  /// takes the connections already queued in it (handing them to the accept handler), then
+  /// closes. Closing a listening socket resets the connections still in its queue, and a
+  /// proxy that has already sent a request on one cannot know whether it was served.
   void close();
+  /// close(), completing when every acceptor has taken its queue and closed.
+  asio::awaitable<void> close_drained();
 
  private:
   struct entry;
   static asio::awaitable<void> accept_loop(std::shared_ptr<entry> e);
+  static void drain_and_close(entry& e);
+  static asio::awaitable<void> drain_on_own_thread(std::shared_ptr<entry> e);
 
   std::vector<std::shared_ptr<entry>> entries_;
   std::uint16_t port_ = 0;

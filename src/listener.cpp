@@ -78,11 +78,21 @@ struct detail::listener_state {
   acceptor_set acceptors;
   std::vector<handed_over> handed;  // one per context
   std::atomic<std::size_t> http2_open{0};
+  std::atomic<std::size_t> sniffing{0};  // connections accepted, their protocol not yet known
 };
 
 namespace {
 
 using state_ptr = std::shared_ptr<detail::listener_state>;
+
+// Forgets the handed-over connections of context `index` whose descriptor is closed (or now
+// another socket). On that context's thread.
+void prune(detail::listener_state& s, std::size_t index) {
+  auto& h = s.handed[index];
+  const auto before = h.open.size();
+  std::erase_if(h.open, [](const auto& e) { return inode_of(e.first) != e.second; });
+  s.http2_open.fetch_sub(before - h.open.size(), std::memory_order_relaxed);
+}
 
 // Once a second, forgets the handed-over connections whose descriptor is closed (or now
 // another socket). Runs while its context has some and the listener is open; holds the state
@@ -108,9 +118,7 @@ asio::awaitable<void> sweep(std::weak_ptr<detail::listener_state> weak, std::siz
     if (!s) co_return;
     auto& h = s->handed[index];
     if (h.closed) co_return;
-    const auto before = h.open.size();
-    std::erase_if(h.open, [](const auto& e) { return inode_of(e.first) != e.second; });
-    s->http2_open.fetch_sub(before - h.open.size(), std::memory_order_relaxed);
+    prune(*s, index);
     if (h.open.empty()) co_return;
   }
 }
@@ -172,6 +180,10 @@ bool peer_closed(tcp::socket& socket) {
 // a SETTINGS frame header or differ from the preface; usually one peek, since "GET " or
 // "POST" differ at once and clients send the preface and SETTINGS together.
 asio::awaitable<void> sniff(state_ptr s, std::size_t index, tcp::socket socket) {
+  struct counted {
+    std::atomic<std::size_t>& n;
+    ~counted() { n.fetch_sub(1, std::memory_order_acq_rel); }
+  } count{s->sniffing};  // incremented by the accept handler
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer timer(ex, s->options.sniff_timeout);
   bool expired = false;
@@ -242,13 +254,60 @@ asio::awaitable<void> sniff(state_ptr s, std::size_t index, tcp::socket socket) 
   s->http2(std::move(socket));
 }
 
+// Polls `done` every few milliseconds until it holds or `limit` has passed.
+template <typename Predicate>
+asio::awaitable<void> wait_for(Predicate done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    tick.expires_after(std::chrono::milliseconds(10));
+    co_await tick.async_wait(use_nothrow);
+  }
+}
+
+// The first stop stage: the port takes its queue and closes; the connections still telling
+// their protocol are handed over before the servers start to drain (a connection adopted by
+// a server that has finished draining would be cut). A client that sends nothing is waited
+// for at most a second, not sniff_timeout: it has no request to lose.
+asio::awaitable<void> stop_accepting(state_ptr s) {
+  co_await s->acceptors.close_drained();
+  co_await wait_for([&] { return s->sniffing.load(std::memory_order_acquire) == 0; },
+                    std::min<std::chrono::milliseconds>(s->options.sniff_timeout, std::chrono::seconds(1)));
+}
+
+// The lame-duck stage: HTTP/2 connections keep being served until their clients close them
+// or http2_drain_grace passes.
+asio::awaitable<void> await_http2_closed(state_ptr s, runtime& rt) {
+  const auto grace = s->options.http2_drain_grace;
+  if (grace.count() <= 0) co_return;
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  for (;;) {
+    for (std::size_t i = 0; i < s->handed.size(); ++i) {
+      co_await asio::co_spawn(rt.context(i), [&s, i]() -> asio::awaitable<void> {
+        prune(*s, i);
+        co_return;
+      }, asio::use_awaitable);
+    }
+    if (s->http2_open.load(std::memory_order_relaxed) == 0 || std::chrono::steady_clock::now() >= deadline) {
+      co_return;
+    }
+    tick.expires_after(std::chrono::milliseconds(20));
+    co_await tick.async_wait(use_nothrow);
+  }
+}
+
 }  // namespace
 
 listener::listener(runtime& rt, http::server& http, listener_options options)
     : runtime_(rt), state_(std::make_shared<detail::listener_state>(rt, http, options)) {
-  stop_hook_ = rt.add_stop_hook([this]() -> asio::awaitable<void> {
-    close();
-    co_return;
+  stop_hook_ = rt.add_stop_hooks({
+      {stop_stage::stop_accepting, [s = state_] { return stop_accepting(s); }},
+      {stop_stage::lame_duck,
+       [this]() -> asio::awaitable<void> {
+         co_await await_http2_closed(state_, runtime_);
+         close();  // ends the sweeps
+       }},
   });
 }
 
@@ -267,6 +326,7 @@ void listener::listen(std::string_view host, std::uint16_t port) {
                              if (!s) return;
                              std::error_code ignored;
                              socket.set_option(tcp::no_delay(true), ignored);
+                             s->sniffing.fetch_add(1, std::memory_order_acq_rel);
                              const auto ex = socket.get_executor();
                              asio::co_spawn(ex, sniff(s, index, std::move(socket)), asio::detached);
                            });

@@ -4,6 +4,7 @@
 
 #include <asio/signal_set.hpp>
 
+#include <array>
 #include <csignal>
 
 namespace coronet {
@@ -55,15 +56,21 @@ std::optional<runtime::executor_type> runtime::current_executor() const noexcept
   return std::nullopt;
 }
 
-std::size_t runtime::add_stop_hook(stop_hook hook) {
+std::size_t runtime::add_stop_hook(stop_hook hook, stop_stage stage) {
   std::lock_guard lock(hooks_mutex_);
-  hooks_.emplace_back(next_hook_id_, std::move(hook));
+  hooks_.push_back({next_hook_id_, stage, std::move(hook)});
+  return next_hook_id_++;
+}
+
+std::size_t runtime::add_stop_hooks(std::vector<std::pair<stop_stage, stop_hook>> hooks) {
+  std::lock_guard lock(hooks_mutex_);
+  for (auto& [stage, hook] : hooks) hooks_.push_back({next_hook_id_, stage, std::move(hook)});
   return next_hook_id_++;
 }
 
 void runtime::remove_stop_hook(std::size_t id) {
   std::lock_guard lock(hooks_mutex_);
-  std::erase_if(hooks_, [id](const auto& entry) { return entry.first == id; });
+  std::erase_if(hooks_, [id](const auto& entry) { return entry.id == id; });
 }
 
 void runtime::run() {
@@ -102,21 +109,31 @@ void runtime::stop() {
 }
 
 asio::awaitable<void> runtime::drain() {
-  std::vector<stop_hook> hooks;
-  {
-    std::lock_guard lock(hooks_mutex_);
-    for (auto& entry : hooks_) hooks.push_back(entry.second);
+  // Stage by stage: every port stops accepting (and serves what its queue held) before any
+  // server drains, so no connection is accepted after its server has finished draining.
+  // A static array, not a braced list: GCC 12 mishandles the lifetime of what a range-for
+  // in a coroutine iterates over when it lives in the frame (see acceptor_set.cpp).
+  static constexpr std::array stages{stop_stage::stop_accepting, stop_stage::lame_duck, stop_stage::drain};
+  for (const auto stage : stages) {
+    std::vector<stop_hook> hooks;
+    {
+      std::lock_guard lock(hooks_mutex_);
+      for (auto& entry : hooks_) {
+        if (entry.stage == stage) hooks.push_back(entry.hook);
+      }
+    }
+    // Within a stage the hooks run concurrently (each server drains on its own); the stage
+    // ends with the last one.
+    auto ex = co_await asio::this_coro::executor;
+    auto remaining = std::make_shared<std::size_t>(hooks.size());
+    auto all_done = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+    for (auto& hook : hooks) {
+      asio::co_spawn(ex, std::move(hook), [remaining, all_done](std::exception_ptr) {
+        if (--*remaining == 0) all_done->cancel();
+      });
+    }
+    if (*remaining != 0) co_await all_done->async_wait(detail::use_nothrow);
   }
-  // Run the hooks concurrently (each server drains on its own) and wait for the last one.
-  auto ex = co_await asio::this_coro::executor;
-  auto remaining = std::make_shared<std::size_t>(hooks.size());
-  auto all_done = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
-  for (auto& hook : hooks) {
-    asio::co_spawn(ex, std::move(hook), [remaining, all_done](std::exception_ptr) {
-      if (--*remaining == 0) all_done->cancel();
-    });
-  }
-  if (*remaining != 0) co_await all_done->async_wait(detail::use_nothrow);
   halt();
 }
 

@@ -45,13 +45,25 @@ struct listener_options {
   std::size_t max_http2_connections = 10'000;
   /// Listen backlog of each acceptor.
   int backlog = 1024;
+  /// During a graceful stop of the runtime, how long the HTTP/2 connections handed to
+  /// on_http2() are still served as usual, once the port has stopped accepting, before the
+  /// stop goes on to drain them (an rpc::server then sends GOAWAY and refuses new calls).
+  /// The wait ends early when every one of them has closed. Behind a reverse proxy that
+  /// keeps its upstream HTTP/2 connections between calls (nginx's grpc_pass with
+  /// `keepalive`), set it above the proxy's idle and lifetime limits for them (nginx:
+  /// `keepalive_timeout` and `keepalive_time` in the `upstream` block): the proxy then
+  /// closes them itself, between calls, and never sends a call into a GOAWAY, which nginx
+  /// cannot retry (docs/deploy.md). 0 (default): no wait.
+  std::chrono::milliseconds http2_drain_grace = std::chrono::milliseconds(0);
 };
 
 class listener {
  public:
   using socket_handler = std::function<void(asio::ip::tcp::socket)>;
 
-  /// HTTP/1.1 connections go to `http`. Registers a runtime stop hook that stops accepting.
+  /// HTTP/1.1 connections go to `http`. Registers runtime stop hooks: the port stops
+  /// accepting (stop_stage::stop_accepting) and, with http2_drain_grace, waits for the
+  /// HTTP/2 connections to close (stop_stage::lame_duck).
   listener(runtime& rt, http::server& http, listener_options options = {});
   listener(const listener&) = delete;
   listener& operator=(const listener&) = delete;
@@ -71,7 +83,8 @@ class listener {
   /// HTTP/2 connections handed over and not yet seen closed (see max_http2_connections).
   [[nodiscard]] std::size_t http2_connections() const noexcept;
 
-  /// Stops accepting; connections already handed over are not affected.
+  /// Stops accepting; the connections already queued in the port are still taken and served.
+  /// Connections already handed over are not affected.
   void close();
 
  private:

@@ -3,7 +3,8 @@
 // A runtime owns N io_contexts, each run by exactly one thread (thread per core), so a
 // connection and its handler never migrate and need no locks. run() blocks until the
 // runtime is stopped: by stop(), or by SIGINT/SIGTERM, after the stop hooks (servers
-// draining their connections) have finished.
+// draining their connections) have finished. The hooks run in stages, so that every port
+// has stopped accepting before any server starts to drain (docs/deploy.md).
 //
 //     coronet::runtime rt;                       // one io_context per hardware thread
 //     asio::co_spawn(rt.next_executor(), work(), asio::detached);
@@ -29,6 +30,18 @@
 
 namespace coronet {
 
+/// When a stop hook runs during a graceful stop. The stages run in this order; the hooks of
+/// one stage run concurrently, and the next stage starts when the last of them has finished.
+enum class stop_stage {
+  /// Listening ports close; connections already queued in them are still taken and served.
+  stop_accepting,
+  /// Open connections are still served while their clients (a reverse proxy's pools) let go
+  /// of them: http::server_options::drain_idle_grace, listener_options::http2_drain_grace.
+  lame_duck,
+  /// Servers finish what is in flight and close the rest (drain_timeout); gRPC's GOAWAY.
+  drain,
+};
+
 struct runtime_options {
   /// Number of io_contexts, one thread each. 0 means std::thread::hardware_concurrency().
   std::size_t threads = 0;
@@ -49,7 +62,8 @@ struct runtime_options {
 class runtime {
  public:
   using executor_type = asio::io_context::executor_type;
-  /// A graceful-stop step: stop() awaits every registered hook before stopping contexts.
+  /// A graceful-stop step: stop() awaits every registered hook, stage by stage, before
+  /// stopping the contexts.
   using stop_hook = std::function<asio::awaitable<void>()>;
 
   explicit runtime(runtime_options options = {});
@@ -68,15 +82,19 @@ class runtime {
   /// A runtime runs once.
   void run();
 
-  /// Requests a graceful stop: awaits every stop hook concurrently, then stops all contexts.
+  /// Requests a graceful stop: awaits the stop hooks (concurrently within a stage, one
+  /// stage after the other), then stops all contexts.
   /// Thread safe, idempotent; may be called before or during run().
   void stop();
 
   /// True once stop() has been called.
   [[nodiscard]] bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
 
-  /// Registers a graceful-stop step; the returned id removes it again.
-  std::size_t add_stop_hook(stop_hook hook);
+  /// Registers a graceful-stop step, run in `stage`; the returned id removes it again.
+  std::size_t add_stop_hook(stop_hook hook, stop_stage stage = stop_stage::drain);
+  /// Registers several steps under one id, each run in its stage: for an owner that stops
+  /// accepting in one stage and drains in a later one. remove_stop_hook(id) removes them all.
+  std::size_t add_stop_hooks(std::vector<std::pair<stop_stage, stop_hook>> hooks);
   void remove_stop_hook(std::size_t id);
 
   [[nodiscard]] const runtime_options& options() const noexcept { return options_; }
@@ -104,7 +122,12 @@ class runtime {
 
   std::mutex hooks_mutex_;
   std::size_t next_hook_id_ = 0;
-  std::vector<std::pair<std::size_t, stop_hook>> hooks_;
+  struct registered_hook {
+    std::size_t id;
+    stop_stage stage;
+    stop_hook hook;
+  };
+  std::vector<registered_hook> hooks_;
   std::function<void()> cancel_signals_;  // set while run() listens for signals
 };
 
