@@ -17,6 +17,7 @@
 
 #include <coronet/coronet.hpp>
 #include <coronet/listener.hpp>
+#include <coronet/metrics.hpp>
 #include <coronet/rpc/client.hpp>
 #include <coronet/rpc/server.hpp>
 #include <coronet/rpc/service.hpp>
@@ -77,6 +78,7 @@ constexpr const char* usage =
     "  --grpc-tls-listen HOST:PORT  the gRPC over TLS port (default 127.0.0.1:8444)\n"
     "  --client-ca FILE          mutual TLS: require client certificates from these CAs\n"
     "  --debug                   log failed TLS handshakes to stderr\n"
+    "  --no-metrics              no GET /metrics, nothing counted\n"
     "  --threads N               io threads (default: one per core)\n"
     "  --batch-scheduling        io threads and gRPC's threads under Linux SCHED_BATCH: for a\n"
     "                            throughput-bound server whose threads share CPUs\n"
@@ -98,6 +100,7 @@ struct options {
   std::string grpc_tls_listen = "127.0.0.1:8444";
   std::string client_ca;
   bool debug = false;
+  bool metrics = true;
 };
 
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& s) {
@@ -130,6 +133,10 @@ std::optional<options> parse(int argc, char** argv) {
     }
     if (flag == "--debug") {
       o.debug = true;
+      continue;
+    }
+    if (flag == "--no-metrics") {
+      o.metrics = false;
       continue;
     }
     if (i + 1 >= argc) return std::nullopt;
@@ -219,12 +226,21 @@ int main(int argc, char** argv) try {
   const auto [host, port] = split_host_port(opts->listen);
 
   coronet::runtime rt({.threads = opts->threads, .batch_scheduling = opts->batch_scheduling});
+  // One registry for both servers, scraped at GET /metrics (docs/metrics.md).
+  coronet::metrics metrics;
+  metrics.track(rt);
+  auto grpc_options = opts->grpc;
+  auto http_options = opts->http;
+  if (opts->metrics) {
+    grpc_options.metrics = &metrics;
+    http_options.metrics = &metrics;
+  }
 
   rpc::service<HelloWorld> greeter;
   // say_hello never suspends and never blocks: started inline, it runs whole on the gRPC
   // thread that delivered the call, with no hand-off to an io thread (docs/grpc.md).
   greeter.handle("SayHello", say_hello, {.inline_start = true});
-  rpc::server grpc_server(rt, opts->grpc);
+  rpc::server grpc_server(rt, grpc_options);
   grpc_server.add(greeter);
   if (!opts->grpc_listen.empty()) {
     const auto [grpc_host, grpc_port] = split_host_port(opts->grpc_listen);
@@ -252,7 +268,8 @@ int main(int argc, char** argv) try {
     co_return http::response::bytes(std::move(req.body), "text/plain");
   });
   routes.get("/hello/{name}", gateway(backend, opts->backend_timeout));
-  http::server http_server(rt, std::move(routes), opts->http);
+  if (opts->metrics) routes.get("/metrics", metrics.endpoint());
+  http::server http_server(rt, std::move(routes), http_options);
 
   coronet::listener shared_port(rt, http_server, opts->port);
   shared_port.on_http2([&grpc_server](asio::ip::tcp::socket s) { grpc_server.adopt(std::move(s)); });
