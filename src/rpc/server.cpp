@@ -228,6 +228,9 @@ void server::shutdown_blocking(std::chrono::milliseconds drain_timeout) {
   // drain timeout cancels them, end at once.
   std::call_once(shutdown_once_, [&] {
     health_.shut_down();
+    // gRPC's Shutdown drops (CANCELLED) a call that arrives before its client has read the
+    // GOAWAY; health-checking clients leave during the notice, so none arrives then.
+    std::this_thread::sleep_for(std::min(options_.shutdown_notice, drain_timeout));
     server_->Shutdown(deadline);
   });
   server_->Wait();

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -111,6 +112,32 @@ TEST(runtime, stop_awaits_every_hook_before_contexts_stop) {
   asio::post(rt.executor(1), [&] { rt.stop(); });
   rt.run();
   EXPECT_EQ(finished.load(), 3);
+}
+
+TEST(runtime, stop_runs_the_stages_in_order_and_a_stage_waits_for_its_slowest_hook) {
+  coronet::runtime rt({.threads = 2, .handle_signals = false});
+  std::mutex m;
+  std::vector<std::string> order;
+  const auto hook = [&](std::string name, int delay_ms) {
+    return [&, name, delay_ms]() -> asio::awaitable<void> {
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(delay_ms));
+      co_await t.async_wait(asio::use_awaitable);
+      std::lock_guard lock(m);
+      order.push_back(name);
+    };
+  };
+  // Registered out of order; the drain hook is the quickest, the first stage's the slowest.
+  rt.add_stop_hook(hook("drain", 0));
+  const auto both = rt.add_stop_hooks({{coronet::stop_stage::lame_duck, hook("lame_duck", 10)},
+                                       {coronet::stop_stage::stop_accepting, hook("stop_accepting", 30)}});
+  rt.add_stop_hook(hook("stop_accepting 2", 0), coronet::stop_stage::stop_accepting);
+  const auto removed = rt.add_stop_hooks({{coronet::stop_stage::drain, hook("removed", 0)},
+                                          {coronet::stop_stage::lame_duck, hook("removed", 0)}});
+  rt.remove_stop_hook(removed);
+  (void)both;
+  asio::post(rt.executor(1), [&] { rt.stop(); });
+  rt.run();
+  EXPECT_EQ(order, (std::vector<std::string>{"stop_accepting 2", "stop_accepting", "lame_duck", "drain"}));
 }
 
 TEST(runtime, stop_before_run_runs_each_hook_once_and_run_returns) {

@@ -93,6 +93,12 @@ struct server_options {
   /// How long shutdown() (and so a runtime stop) lets in-flight calls run before they are
   /// cancelled.
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);
+  /// How long shutdown() keeps serving, with every health status NOT_SERVING, before it
+  /// stops taking calls (within drain_timeout). Clients that check health (rpc::channel_options::
+  /// health_check_service) move their calls to other servers meanwhile; without it a call
+  /// that reaches the server in the instant gRPC's shutdown begins fails with CANCELLED.
+  /// 0 (default): stop taking calls at once.
+  std::chrono::milliseconds shutdown_notice = std::chrono::milliseconds(0);
   /// Where the server's calls are counted (coronet/metrics.hpp): calls started and finished
   /// by method and status, durations, stream messages. nullptr (default): not counted.
   coronet::metrics* metrics = nullptr;
