@@ -1,9 +1,10 @@
 // What features cost per request: GET / answers "Hello, World!" (as http_plaintext_server
 // does), with N trivial middlewares around it. bench/http_overhead.sh runs it with each set of
 // flags side by side and compares server CPU per request.
-//   http_overhead_server [--listen HOST:PORT] [--threads N] [--middlewares N]
+//   http_overhead_server [--listen HOST:PORT] [--threads N] [--middlewares N] [--pass-through N]
 // The middlewares, outer first, repeat in turn: one adds a response header, one reads a request
-// header, one counts requests. Prints "port N" once listening; SIGINT/SIGTERM stop it.
+// header, one counts requests. --pass-through adds middlewares (inside those) that only await
+// next: the cost of a layer itself. Prints "port N" once listening; SIGINT/SIGTERM stop it.
 #include <coronet/coronet.hpp>
 
 #include <atomic>
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   unsigned port = 0;
   std::size_t threads = 1;
   std::size_t middlewares = 0;
+  std::size_t pass_through = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const std::string value = argv[i + 1];
@@ -58,14 +60,24 @@ int main(int argc, char** argv) {
       threads = std::stoul(value);
     } else if (flag == "--middlewares") {
       middlewares = std::stoul(value);
+    } else if (flag == "--pass-through") {
+      pass_through = std::stoul(value);
     } else {
-      std::fprintf(stderr, "usage: %s [--listen HOST:PORT] [--threads N] [--middlewares N]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--listen HOST:PORT] [--threads N] [--middlewares N] "
+                   "[--pass-through N]\n",
+                   argv[0]);
       return 2;
     }
   }
   coronet::runtime rt({.threads = threads});
   http::router routes;
   for (std::size_t i = 0; i < middlewares; ++i) routes.use(trivial(i));
+  for (std::size_t i = 0; i < pass_through; ++i) {
+    routes.use([](http::request& req, http::next_handler next) -> asio::awaitable<http::response> {
+      co_return co_await next(req);
+    });
+  }
   routes.get("/", [](http::request&) -> asio::awaitable<http::response> {
     co_return http::response::text("Hello, World!");
   });

@@ -200,7 +200,8 @@ std::string route_table::allow(std::string_view path) const {
     std::size_t pos = 0;
     while (pos < seen.size()) {
       auto end = seen.find(", ", pos);
-      if (seen.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos) == name) return;
+      const auto len = end == std::string_view::npos ? std::string_view::npos : end - pos;
+      if (seen.substr(pos, len) == name) return;
       if (end == std::string_view::npos) break;
       pos = end + 2;
     }
@@ -299,7 +300,9 @@ route_group& route_group::use(middleware m) {
   return *this;
 }
 
-route_group route_group::group(std::string_view prefix) { return route_group(*table_, table_->group(scope_, prefix)); }
+route_group route_group::group(std::string_view prefix) {
+  return route_group(*table_, table_->group(scope_, prefix));
+}
 
 std::string_view route_group::prefix() const { return table_->scopes[scope_].prefix; }
 

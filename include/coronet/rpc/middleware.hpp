@@ -58,7 +58,8 @@ class chained_call;
 
 /// The rest of the chain, as a middleware sees it: calling it runs the next middleware, or
 /// at the end the handler, and completes with its status. A small reference into the call:
-/// valid while the middleware given it runs. May be called once.
+/// valid while the middleware given it runs. Call it at most once: the handler owns the
+/// call's one stream.
 class next_handler {
  public:
   asio::awaitable<grpc::Status> operator()() const;

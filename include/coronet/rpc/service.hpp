@@ -88,7 +88,7 @@ class service final : public detail::service_binding {
     handlers_.push_back(std::move(owned));
     const auto& bound = methods_.emplace_back(detail::bound_method{
         detail::method_path(Grpc::service_full_name(), method), traits::kind,
-        options, &middleware_});
+        options, &this->middleware_});
     native_.bind(index, make_method_handler<request, response>(h, bound));
     return *this;
   }
@@ -98,7 +98,7 @@ class service final : public detail::service_binding {
   /// std::invalid_argument for an empty function.
   service& use(middleware m) {
     if (!m) throw std::invalid_argument("coronet::rpc::service::use: empty middleware");
-    middleware_.push_back(std::move(m));
+    this->middleware_.push_back(std::move(m));
     return *this;
   }
 
@@ -149,7 +149,6 @@ class service final : public detail::service_binding {
   native_service native_;
   std::vector<std::shared_ptr<void>> handlers_;
   std::deque<detail::bound_method> methods_;  // a deque: calls refer to its elements
-  std::vector<middleware> middleware_;
 };
 
 }  // namespace coronet::rpc

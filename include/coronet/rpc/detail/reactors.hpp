@@ -68,9 +68,10 @@ struct bound_method {
 };
 
 // What the four reactors share: starting the handler on its io thread (a call_pool worker
-// runs it) behind its service's middleware, if any; its cancellation; and the reference count that keeps the reactor alive until
-// gRPC (OnDone), the handler's worker (complete) and every posted cancellation step have
-// all let go. The reactor is thus never freed before OnDone.
+// runs it), behind its service's middleware if any; its cancellation; and the reference
+// count that keeps the reactor alive until gRPC (OnDone), the handler's worker (complete)
+// and every posted cancellation step have all let go. The reactor is thus never freed
+// before OnDone.
 template <class Reactor>
 class call_reactor : public Reactor, public pooled_call, public chained_call {
  public:
@@ -360,10 +361,17 @@ class service_binding {
  public:
   virtual grpc::Service& native() noexcept = 0;
   void set_call_site_source(call_site_source source) { next_site_ = std::move(source); }
+  /// Puts `outer` around the service's own middleware, e.g. a server's, for every service
+  /// added to it. Before the service serves calls.
+  void wrap_middleware(const std::vector<middleware>& outer) {
+    middleware_.insert(middleware_.begin(), outer.begin(), outer.end());
+  }
 
  protected:
   ~service_binding() = default;
   call_site next_site() const { return next_site_(); }
+
+  std::vector<middleware> middleware_;  // outer first; every call of the service refers to it
 
  private:
   call_site_source next_site_;
