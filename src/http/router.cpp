@@ -1,10 +1,61 @@
 #include <coronet/http/router.hpp>
 
 #include <stdexcept>
+#include <utility>
 
 namespace coronet::http {
 
+namespace detail {
+
+// Everything a router holds, behind one pointer: groups and the handlers answering requests
+// no route serves refer to it, and it stays where it is when the router moves (into a
+// server, typically).
+struct route_table {
+  struct segment {
+    enum class kind { literal, param, wildcard };
+    kind type;
+    std::string text;  // literal text, or the parameter's name
+  };
+  struct route {
+    std::string method;
+    std::string pattern;
+    std::vector<segment> segments;
+    handler h;  // the user's handler, or the chain of its scope's middleware around it
+    int score;  // specificity: higher wins
+  };
+  // The router itself (scopes[0]) or one of its groups.
+  struct scope {
+    std::string prefix;  // the full prefix, "/api/v1"; "" for the router
+    std::size_t parent;  // npos for the router
+    std::vector<middleware> own;
+    bool sealed = false;  // a route was added through it, or through a group inside it
+  };
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  route_table() { scopes.push_back({"", npos, {}, false}); }
+  route_table(const route_table& other) : routes(other.routes), scopes(other.scopes) { compose_unrouted(); }
+  route_table& operator=(const route_table&) = delete;
+
+  std::vector<route> routes;
+  std::vector<scope> scopes;
+  // With middleware on the router: that middleware around the 404 and 405 answers.
+  handler not_found;
+  handler not_allowed;
+
+  void add(std::size_t at, std::string_view method, std::string_view pattern, handler h);
+  void use(std::size_t at, middleware m);
+  std::size_t group(std::size_t parent, std::string_view prefix);
+  [[nodiscard]] handler wrap(std::size_t at, handler h) const;
+  void compose_unrouted();
+  static bool matches(const route& r, std::string_view path, router::params_type* params);
+  [[nodiscard]] std::string allow(std::string_view path) const;
+};
+
+}  // namespace detail
+
 namespace {
+
+using detail::route_table;
 
 // Walks the segments of a path: "/a/b" is "a", "b"; "/" is none; "/a/" is "a", "".
 class segment_cursor {
@@ -29,13 +80,15 @@ class segment_cursor {
   std::size_t pos_;
 };
 
+asio::awaitable<response> answer(response res) { co_return res; }
+
 }  // namespace
 
-router& router::add(std::string_view method, std::string_view pattern, handler h) {
+void route_table::add(std::size_t at, std::string_view method, std::string_view pattern, handler h) {
   if (pattern.empty() || pattern[0] != '/') {
     throw std::invalid_argument("route pattern must start with '/': " + std::string(pattern));
   }
-  route r{std::string(method), std::string(pattern), {}, std::move(h), 0};
+  route r{std::string(method), std::string(pattern), {}, {}, 0};
   bool bad = false;
   for (segment_cursor cursor(pattern); !cursor.done();) {
     const auto seg = cursor.next();
@@ -56,11 +109,71 @@ router& router::add(std::string_view method, std::string_view pattern, handler h
     score = score * 4 + (s.type == segment::kind::literal ? 3 : s.type == segment::kind::param ? 2 : 0);
   }
   r.score = score * 64 + static_cast<int>(r.segments.size());
-  routes_.push_back(std::move(r));
-  return *this;
+  r.h = wrap(at, std::move(h));
+  routes.push_back(std::move(r));
+  for (auto s = at; s != npos; s = scopes[s].parent) scopes[s].sealed = true;
 }
 
-bool router::matches(const route& r, std::string_view path, params_type* params) {
+// The middleware of scope `at` and its parents around `h`, outermost first; `h` itself when
+// there is none, so a router without middleware calls handlers as it always did.
+handler route_table::wrap(std::size_t at, handler h) const {
+  std::vector<std::size_t> path;
+  for (auto s = at; s != npos; s = scopes[s].parent) path.push_back(s);
+  auto chain = std::make_shared<detail::middleware_chain>();
+  for (auto it = path.rbegin(); it != path.rend(); ++it) {
+    const auto& own = scopes[*it].own;
+    chain->layers.insert(chain->layers.end(), own.begin(), own.end());
+  }
+  if (chain->layers.empty()) return h;
+  chain->last = std::move(h);
+  return [chain = std::shared_ptr<const detail::middleware_chain>(std::move(chain))](request& req) {
+    return (*chain)(req);
+  };
+}
+
+void route_table::use(std::size_t at, middleware m) {
+  if (!m) throw std::invalid_argument("http::router::use: empty middleware");
+  if (scopes[at].sealed) {
+    throw std::logic_error(
+        "http::router::use: call use() before adding routes; middleware installed after a route "
+        "would not run for it" +
+        (at == 0 ? std::string() : " (group \"" + scopes[at].prefix + "\")"));
+  }
+  scopes[at].own.push_back(std::move(m));
+  if (at == 0) compose_unrouted();
+}
+
+std::size_t route_table::group(std::size_t parent, std::string_view prefix) {
+  if (!prefix.empty() && prefix[0] != '/') {
+    throw std::invalid_argument("route group prefix must start with '/': " + std::string(prefix));
+  }
+  if (prefix.find('*') != std::string_view::npos) {
+    throw std::invalid_argument("route group prefix cannot hold '*': " + std::string(prefix));
+  }
+  if (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+  scopes.push_back({scopes[parent].prefix + std::string(prefix), parent, {}, false});
+  return scopes.size() - 1;
+}
+
+// The router's own middleware around the answers the server gives when no route serves a
+// request, word for word the same.
+void route_table::compose_unrouted() {
+  if (scopes[0].own.empty()) {
+    not_found = nullptr;
+    not_allowed = nullptr;
+    return;
+  }
+  not_found = wrap(0, [](request&) {
+    return answer(response::text("Not Found\n", status::not_found));
+  });
+  not_allowed = wrap(0, [this](request& req) {
+    auto res = response::text("Method Not Allowed\n", status::method_not_allowed);
+    res.headers.set("Allow", allow(req.path()));
+    return answer(std::move(res));
+  });
+}
+
+bool route_table::matches(const route& r, std::string_view path, router::params_type* params) {
   segment_cursor cursor(path);
   for (const auto& s : r.segments) {
     if (s.type == segment::kind::wildcard) {
@@ -79,13 +192,73 @@ bool router::matches(const route& r, std::string_view path, params_type* params)
   return cursor.done();
 }
 
+// Allow lists every method of every route matching the path, once each.
+std::string route_table::allow(std::string_view path) const {
+  std::string list;
+  auto append = [&](std::string_view name) {
+    std::string_view seen = list;
+    std::size_t pos = 0;
+    while (pos < seen.size()) {
+      auto end = seen.find(", ", pos);
+      const auto len = end == std::string_view::npos ? std::string_view::npos : end - pos;
+      if (seen.substr(pos, len) == name) return;
+      if (end == std::string_view::npos) break;
+      pos = end + 2;
+    }
+    if (!list.empty()) list += ", ";
+    list += name;
+  };
+  for (const auto& r : routes) {
+    if (!matches(r, path, nullptr)) continue;
+    append(r.method);
+    if (r.method == "GET") append("HEAD");
+  }
+  return list;
+}
+
+router::router() : table_(std::make_unique<route_table>()) {}
+router::router(const router& other)
+    : table_(other.table_ ? std::make_unique<route_table>(*other.table_) : nullptr) {}
+router& router::operator=(const router& other) {
+  if (this != &other) {
+    router copy(other);
+    table_ = std::move(copy.table_);
+  }
+  return *this;
+}
+router::router(router&& other) noexcept = default;
+router& router::operator=(router&& other) noexcept = default;
+router::~router() = default;
+
+route_table& router::table() {
+  if (!table_) table_ = std::make_unique<route_table>();  // moved from, then used again
+  return *table_;
+}
+
+router& router::add(std::string_view method, std::string_view pattern, handler h) {
+  table().add(0, method, pattern, std::move(h));
+  return *this;
+}
+
+router& router::use(middleware m) {
+  table().use(0, std::move(m));
+  return *this;
+}
+
+route_group router::group(std::string_view prefix) {
+  auto& t = table();
+  return route_group(t, t.group(0, prefix));
+}
+
 router::match router::find(std::string_view method, std::string_view path, params_type& params) const {
   match m;
-  const route* best = nullptr;
+  if (!table_) return m;
+  const auto& t = *table_;
+  const route_table::route* best = nullptr;
   bool other_method = false;
   const bool head = method == "HEAD";
-  for (const auto& r : routes_) {
-    if (!matches(r, path, nullptr)) continue;
+  for (const auto& r : t.routes) {
+    if (!route_table::matches(r, path, nullptr)) continue;
     if (r.method == method || (head && r.method == "GET")) {
       // An explicit HEAD route beats GET serving HEAD at the same specificity.
       if (!best || r.score > best->score || (r.score == best->score && r.method == method)) best = &r;
@@ -98,30 +271,39 @@ router::match router::find(std::string_view method, std::string_view path, param
     m.target = &best->h;
     m.pattern = best->pattern;
     params.clear();
-    matches(*best, path, &params);
+    route_table::matches(*best, path, &params);
+    return m;
+  }
+  if (t.not_found) {
+    // The router's middleware sees the requests no route serves too.
+    m.result = match::kind::found;
+    m.target = other_method ? &t.not_allowed : &t.not_found;
+    params.clear();
     return m;
   }
   if (!other_method) return m;
   m.result = match::kind::method_not_allowed;
-  // Allow lists every method of every route matching the path, once each.
-  auto append = [&](std::string_view name) {
-    std::string_view list = m.allow;
-    std::size_t pos = 0;
-    while (pos < list.size()) {
-      auto end = list.find(", ", pos);
-      if (list.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos) == name) return;
-      if (end == std::string_view::npos) break;
-      pos = end + 2;
-    }
-    if (!m.allow.empty()) m.allow += ", ";
-    m.allow += name;
-  };
-  for (const auto& r : routes_) {
-    if (!matches(r, path, nullptr)) continue;
-    append(r.method);
-    if (r.method == "GET") append("HEAD");
-  }
+  m.allow = t.allow(path);
   return m;
 }
+
+route_group& route_group::add(std::string_view method, std::string_view pattern, handler h) {
+  if (!pattern.empty() && pattern[0] != '/') {
+    throw std::invalid_argument("route pattern must start with '/' or be empty: " + std::string(pattern));
+  }
+  table_->add(scope_, method, table_->scopes[scope_].prefix + std::string(pattern), std::move(h));
+  return *this;
+}
+
+route_group& route_group::use(middleware m) {
+  table_->use(scope_, std::move(m));
+  return *this;
+}
+
+route_group route_group::group(std::string_view prefix) {
+  return route_group(*table_, table_->group(scope_, prefix));
+}
+
+std::string_view route_group::prefix() const { return table_->scopes[scope_].prefix; }
 
 }  // namespace coronet::http

@@ -53,4 +53,11 @@ int method_index(const char* service_name, std::string_view method, method_kind 
   return m->index();
 }
 
+std::string method_path(const char* service_name, std::string_view method) {
+  std::string path;
+  path.reserve(std::char_traits<char>::length(service_name) + method.size() + 2);
+  path.append("/").append(service_name).append("/").append(method);
+  return path;
+}
+
 }  // namespace coronet::rpc::detail

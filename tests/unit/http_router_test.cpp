@@ -1,4 +1,5 @@
-// coronet::http::router: patterns, specificity, 404/405, HEAD. No sockets.
+// coronet::http::router: patterns, specificity, 404/405, HEAD, groups and where middleware
+// goes (what it does when it runs: http_middleware_test.cpp). No sockets.
 #include <coronet/http/router.hpp>
 
 #include <gtest/gtest.h>
@@ -113,6 +114,138 @@ TEST(http_router, malformed_patterns_are_refused) {
   EXPECT_THROW(r.get("users", named("x")), std::invalid_argument);
   EXPECT_THROW(r.get("/a/*/b", named("x")), std::invalid_argument);
   EXPECT_THROW(r.get("/a/{}", named("x")), std::invalid_argument);
+}
+
+// A handler type of its own, so a test can tell the user's handler from a chain around it.
+struct plain_handler {
+  asio::awaitable<http::response> operator()(http::request&) const { co_return http::response::text("plain"); }
+};
+
+http::middleware pass_through() {
+  return [](http::request& req, http::next_handler next) { return next(req); };
+}
+
+TEST(http_router, without_middleware_the_target_is_the_users_handler) {
+  http::router r;
+  r.get("/x", plain_handler{});
+  r.group("/api").get("/y", plain_handler{});
+  http::router::params_type params;
+  auto m = r.find("GET", "/x", params);
+  ASSERT_EQ(m.result, kind::found);
+  EXPECT_NE(m.target->target<plain_handler>(), nullptr);
+  m = r.find("GET", "/api/y", params);
+  ASSERT_EQ(m.result, kind::found);
+  EXPECT_NE(m.target->target<plain_handler>(), nullptr);
+  // And requests no route serves are the server's to answer, as before.
+  EXPECT_EQ(r.find("GET", "/nope", params).result, kind::not_found);
+  EXPECT_EQ(r.find("POST", "/x", params).result, kind::method_not_allowed);
+}
+
+TEST(http_router, with_middleware_the_target_is_a_chain) {
+  http::router r;
+  r.use(pass_through());
+  r.get("/x", plain_handler{});
+  http::router::params_type params;
+  const auto m = r.find("GET", "/x", params);
+  ASSERT_EQ(m.result, kind::found);
+  EXPECT_EQ(m.target->target<plain_handler>(), nullptr);
+  EXPECT_EQ(m.pattern, "/x");
+}
+
+TEST(http_router, router_middleware_makes_unrouted_requests_found_without_a_pattern) {
+  http::router r;
+  r.use(pass_through());
+  r.get("/x", plain_handler{});
+  http::router::params_type params{{"stale", "value"}};
+  auto m = r.find("GET", "/nope", params);
+  EXPECT_EQ(m.result, kind::found);
+  ASSERT_NE(m.target, nullptr);
+  EXPECT_EQ(m.pattern, "");
+  EXPECT_TRUE(params.empty());
+  m = r.find("DELETE", "/x", params);
+  EXPECT_EQ(m.result, kind::found);
+  EXPECT_EQ(m.pattern, "");
+  EXPECT_NE(m.target, r.find("GET", "/nope", params).target);
+}
+
+TEST(http_router, group_middleware_leaves_unrouted_requests_to_the_server) {
+  http::router r;
+  auto api = r.group("/api");
+  api.use(pass_through());
+  api.get("/x", plain_handler{});
+  http::router::params_type params;
+  EXPECT_EQ(r.find("GET", "/api/nope", params).result, kind::not_found);
+  EXPECT_EQ(r.find("PUT", "/api/x", params).result, kind::method_not_allowed);
+  EXPECT_EQ(r.find("PUT", "/api/x", params).allow, "GET, HEAD");
+}
+
+TEST(http_router, group_routes_carry_the_prefix_in_path_and_pattern) {
+  http::router r;
+  auto api = r.group("/api");
+  api.get("/users/{id}", named("user"));
+  api.get("", named("api root"));
+  auto v1 = api.group("/v1/");  // a trailing '/' is dropped
+  v1.get("/items/*", named("items"));
+  EXPECT_EQ(v1.prefix(), "/api/v1");
+  http::router::params_type params;
+  auto m = r.find("GET", "/api/users/7", params);
+  ASSERT_EQ(m.result, kind::found);
+  EXPECT_EQ(m.pattern, "/api/users/{id}");
+  ASSERT_EQ(params.size(), 1u);
+  EXPECT_EQ(params[0].second, "7");
+  EXPECT_EQ(r.find("GET", "/api", params).pattern, "/api");
+  EXPECT_EQ(r.find("GET", "/api/v1/items/a/b", params).pattern, "/api/v1/items/*");
+  EXPECT_EQ(r.find("GET", "/users/7", params).result, kind::not_found);
+}
+
+TEST(http_router, group_specificity_competes_with_every_route) {
+  http::router r;
+  r.get("/api/{name}", named("param"));
+  r.group("/api").get("/me", named("literal"));
+  http::router::params_type params;
+  EXPECT_EQ(r.find("GET", "/api/me", params).pattern, "/api/me");
+  EXPECT_EQ(r.find("GET", "/api/you", params).pattern, "/api/{name}");
+}
+
+TEST(http_router, use_after_a_route_is_refused) {
+  http::router r;
+  r.get("/x", named("x"));
+  EXPECT_THROW(r.use(pass_through()), std::logic_error);
+
+  http::router g;
+  auto api = g.group("/api");
+  auto v1 = api.group("/v1");
+  v1.get("/x", named("x"));
+  EXPECT_THROW(v1.use(pass_through()), std::logic_error);
+  EXPECT_THROW(api.use(pass_through()), std::logic_error);  // a route inside it exists
+  EXPECT_THROW(g.use(pass_through()), std::logic_error);
+  // A sibling group with no routes yet still takes middleware.
+  auto other = api.group("/v2");
+  EXPECT_NO_THROW(other.use(pass_through()));
+}
+
+TEST(http_router, bad_middleware_and_prefixes_are_refused) {
+  http::router r;
+  EXPECT_THROW(r.use(http::middleware{}), std::invalid_argument);
+  EXPECT_THROW((void)r.group("api"), std::invalid_argument);
+  EXPECT_THROW((void)r.group("/files/*"), std::invalid_argument);
+  auto api = r.group("/api");
+  EXPECT_THROW(api.get("users", named("x")), std::invalid_argument);
+  EXPECT_THROW(r.group("").get("", named("x")), std::invalid_argument);
+}
+
+TEST(http_router, a_copy_and_a_moved_router_keep_working) {
+  http::router r;
+  r.use(pass_through());
+  auto api = r.group("/api");
+  api.get("/x", named("x"));
+  http::router copy = r;
+  http::router moved = std::move(r);
+  api.get("/y", named("y"));  // the group follows its router's routes through the move
+  http::router::params_type params;
+  EXPECT_EQ(moved.find("GET", "/api/y", params).pattern, "/api/y");
+  EXPECT_EQ(copy.find("GET", "/api/y", params).pattern, "");
+  EXPECT_EQ(copy.find("GET", "/api/x", params).pattern, "/api/x");
 }
 
 }  // namespace

@@ -14,21 +14,50 @@
 //
 // No path match gives 404; a path that matches with another method gives 405 with `Allow`;
 // HEAD is answered by the GET handler, without the body.
+//
+// Middleware (middleware.hpp) runs around handlers. `use()` on the router applies to every
+// route, and to requests no route serves: a CORS middleware can answer a preflight, an access
+// log sees the 404s. A group adds a path prefix and middleware of its own to the routes added
+// through it, inside its parent's:
+//
+//     r.use(access_log);                       // every request, 404 and 405 included
+//     auto api = r.group("/api");
+//     api.use(authenticate);                   // access_log, then authenticate, then...
+//     api.get("/users/{id}", get_user);        // ...the handler of GET /api/users/{id}
+//
+// `use()` comes before the routes it applies to: on a router or group through which a route
+// was already added (directly or through a group inside it), it throws std::logic_error, so
+// which routes a middleware covers never depends on the order of lines.
 #pragma once
 
 #include <coronet/http/message.hpp>
+#include <coronet/http/middleware.hpp>
 
-#include <functional>
+#include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace coronet::http {
 
-using handler = std::function<asio::awaitable<response>(request&)>;
+namespace detail {
+struct route_table;  // src/http/router.cpp
+}  // namespace detail
+
+class route_group;
 
 class router {
  public:
+  router();
+  /// A copy is independent of the original (its routes and groups are copied).
+  router(const router& other);
+  router& operator=(const router& other);
+  /// A moved-from router is empty. Groups made from a router stay valid when it is moved.
+  router(router&& other) noexcept;
+  router& operator=(router&& other) noexcept;
+  ~router();
+
   /// Adds a route. Throws std::invalid_argument for a malformed pattern (not starting with
   /// '/', a '*' that is not the last segment, an empty `{}`).
   router& add(std::string_view method, std::string_view pattern, handler h);
@@ -38,13 +67,27 @@ class router {
   router& patch(std::string_view pattern, handler h) { return add("PATCH", pattern, std::move(h)); }
   router& del(std::string_view pattern, handler h) { return add("DELETE", pattern, std::move(h)); }
 
+  /// Installs `m` around every route, inside the middleware installed before it, and around
+  /// the 404 and 405 answers. Throws std::logic_error once any route has been added, and
+  /// std::invalid_argument for an empty function.
+  router& use(middleware m);
+
+  /// A group of routes under `prefix` ("/api"; "" for middleware alone), whose routes are
+  /// added to this router. Throws std::invalid_argument for a prefix that does not start
+  /// with '/' or holds a '*'. The group refers to this router's routes: use it while the
+  /// router lives.
+  [[nodiscard]] route_group group(std::string_view prefix);
+
   struct match {
     enum class kind { found, not_found, method_not_allowed };
     kind result = kind::not_found;
-    const handler* target = nullptr;  ///< set when found
-    std::string allow;                ///< set for method_not_allowed: "GET, HEAD, POST"
+    /// Set when found. With middleware on the router itself, a request no route serves is
+    /// found too: its target is that middleware around the 404 or 405 (with Allow) answer.
+    const handler* target = nullptr;
+    std::string allow;  ///< set for method_not_allowed: "GET, HEAD, POST"
     /// The matched route's pattern as registered, e.g. "/users/{id}" (for metrics and logs:
-    /// a bounded set of values, unlike paths). Empty when nothing matched.
+    /// a bounded set of values, unlike paths); a group's prefix included. Empty when nothing
+    /// matched.
     std::string_view pattern;
   };
   /// Finds the handler for `method` and `path`, filling `params` with the captured segments.
@@ -52,21 +95,41 @@ class router {
   [[nodiscard]] match find(std::string_view method, std::string_view path, params_type& params) const;
 
  private:
-  struct segment {
-    enum class kind { literal, param, wildcard };
-    kind type;
-    std::string text;  // literal text, or the parameter's name
-  };
-  struct route {
-    std::string method;
-    std::string pattern;
-    std::vector<segment> segments;
-    handler h;
-    int score;  // specificity: higher wins
-  };
-  static bool matches(const route& r, std::string_view path, params_type* params);
+  detail::route_table& table();
 
-  std::vector<route> routes_;
+  std::unique_ptr<detail::route_table> table_;
+};
+
+/// Routes under a common prefix with common middleware (router::group). A small handle: copies
+/// refer to the same group.
+class route_group {
+ public:
+  /// Adds `method` `pattern` with the group's prefix in front ("/api" + "/users/{id}"); the
+  /// pattern "" is the prefix itself. Throws as router::add does.
+  route_group& add(std::string_view method, std::string_view pattern, handler h);
+  route_group& get(std::string_view pattern, handler h) { return add("GET", pattern, std::move(h)); }
+  route_group& post(std::string_view pattern, handler h) { return add("POST", pattern, std::move(h)); }
+  route_group& put(std::string_view pattern, handler h) { return add("PUT", pattern, std::move(h)); }
+  route_group& patch(std::string_view pattern, handler h) { return add("PATCH", pattern, std::move(h)); }
+  route_group& del(std::string_view pattern, handler h) { return add("DELETE", pattern, std::move(h)); }
+
+  /// Installs `m` around the group's routes, inside its parents' middleware and the
+  /// middleware installed on it before. Throws std::logic_error once a route has been added
+  /// through the group (or a group inside it).
+  route_group& use(middleware m);
+
+  /// A group inside this one: its prefix follows this one's, its middleware runs inside.
+  [[nodiscard]] route_group group(std::string_view prefix);
+
+  /// The full prefix, e.g. "/api/v1".
+  [[nodiscard]] std::string_view prefix() const;
+
+ private:
+  friend class router;
+  route_group(detail::route_table& table, std::size_t scope) noexcept : table_(&table), scope_(scope) {}
+
+  detail::route_table* table_;
+  std::size_t scope_;
 };
 
 }  // namespace coronet::http

@@ -29,17 +29,25 @@
 // writes complete with false. An exception leaving a handler finishes the call with
 // UNKNOWN. Methods without a handler answer UNIMPLEMENTED. Methods are bound before the
 // service is added to a server.
+//
+// Middleware (middleware.hpp) runs around every handler of the service, outer first:
+//
+//     greeter.use(log_calls).use(authenticate);   // log_calls, authenticate, then the handler
 #pragma once
 
 #include <coronet/rpc/detail/reactors.hpp>
 #include <coronet/rpc/method_options.hpp>
+#include <coronet/rpc/middleware.hpp>
 #include <coronet/rpc/stream.hpp>
 
 #include <asio/awaitable.hpp>
 
 #include <grpcpp/support/status.h>
 
+#include <deque>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -78,7 +86,19 @@ class service final : public detail::service_binding {
     auto owned = std::make_shared<Handler>(std::move(handler));
     Handler& h = *owned;
     handlers_.push_back(std::move(owned));
-    native_.bind(index, make_method_handler<request, response>(h, options));
+    const auto& bound = methods_.emplace_back(detail::bound_method{
+        detail::method_path(Grpc::service_full_name(), method), traits::kind,
+        options, &this->middleware_});
+    native_.bind(index, make_method_handler<request, response>(h, bound));
+    return *this;
+  }
+
+  /// Installs `m` around every method of the service, bound before or after, inside the
+  /// middleware installed before it. Call before the service is added to a server. Throws
+  /// std::invalid_argument for an empty function.
+  service& use(middleware m) {
+    if (!m) throw std::invalid_argument("coronet::rpc::service::use: empty middleware");
+    this->middleware_.push_back(std::move(m));
     return *this;
   }
 
@@ -92,36 +112,35 @@ class service final : public detail::service_binding {
   };
 
   template <class Request, class Response, class Handler>
-  grpc::internal::MethodHandler* make_method_handler(Handler& h, method_options options) {
+  grpc::internal::MethodHandler* make_method_handler(Handler& h, const detail::bound_method& m) {
     using traits = detail::handler_traits<Handler>;
     using detail::method_kind;
     if constexpr (traits::kind == method_kind::unary) {
       return new grpc::internal::CallbackUnaryHandler<Request, Response>(
-          [this, &h, options](grpc::CallbackServerContext* ctx, const Request* req,
-                              Response* resp) -> grpc::ServerUnaryReactor* {
-            return new detail::unary_reactor<Request, Response, Handler>(next_site(), options,
-                                                                         h, ctx, req, resp);
+          [this, &h, &m](grpc::CallbackServerContext* ctx, const Request* req,
+                         Response* resp) -> grpc::ServerUnaryReactor* {
+            return new detail::unary_reactor<Request, Response, Handler>(next_site(), m, h, ctx,
+                                                                         req, resp);
           });
     } else if constexpr (traits::kind == method_kind::server_streaming) {
       return new grpc::internal::CallbackServerStreamingHandler<Request, Response>(
-          [this, &h, options](grpc::CallbackServerContext* ctx,
-                              const Request* req) -> grpc::ServerWriteReactor<Response>* {
-            return new detail::write_reactor<Request, Response, Handler>(next_site(), options,
-                                                                         h, ctx, req);
+          [this, &h, &m](grpc::CallbackServerContext* ctx,
+                         const Request* req) -> grpc::ServerWriteReactor<Response>* {
+            return new detail::write_reactor<Request, Response, Handler>(next_site(), m, h, ctx,
+                                                                         req);
           });
     } else if constexpr (traits::kind == method_kind::client_streaming) {
       return new grpc::internal::CallbackClientStreamingHandler<Request, Response>(
-          [this, &h, options](grpc::CallbackServerContext* ctx,
-                              Response* resp) -> grpc::ServerReadReactor<Request>* {
-            return new detail::read_reactor<Request, Response, Handler>(next_site(), options,
-                                                                        h, ctx, resp);
+          [this, &h, &m](grpc::CallbackServerContext* ctx,
+                         Response* resp) -> grpc::ServerReadReactor<Request>* {
+            return new detail::read_reactor<Request, Response, Handler>(next_site(), m, h, ctx,
+                                                                        resp);
           });
     } else {
       return new grpc::internal::CallbackBidiHandler<Request, Response>(
-          [this, &h, options](grpc::CallbackServerContext* ctx)
+          [this, &h, &m](grpc::CallbackServerContext* ctx)
               -> grpc::ServerBidiReactor<Request, Response>* {
-            return new detail::bidi_reactor<Request, Response, Handler>(next_site(), options,
-                                                                        h, ctx);
+            return new detail::bidi_reactor<Request, Response, Handler>(next_site(), m, h, ctx);
           });
     }
   }
@@ -129,6 +148,7 @@ class service final : public detail::service_binding {
   method_options defaults_;
   native_service native_;
   std::vector<std::shared_ptr<void>> handlers_;
+  std::deque<detail::bound_method> methods_;  // a deque: calls refer to its elements
 };
 
 }  // namespace coronet::rpc

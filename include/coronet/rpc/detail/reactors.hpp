@@ -6,6 +6,7 @@
 #include <coronet/rpc/detail/call_pool.hpp>
 #include <coronet/rpc/detail/pending_op.hpp>
 #include <coronet/rpc/method_options.hpp>
+#include <coronet/rpc/middleware.hpp>
 #include <coronet/rpc/stream.hpp>
 
 #include <asio/awaitable.hpp>
@@ -22,6 +23,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -35,13 +37,16 @@ namespace coronet::rpc {
 
 namespace detail {
 
-enum class method_kind { unary, server_streaming, client_streaming, bidi };
+using rpc::method_kind;
 
 /// Index of `method` in the generated service `service_name`, after checking that the
 /// .proto declares it with this kind and these message types. Throws std::invalid_argument.
 int method_index(const char* service_name, std::string_view method, method_kind kind,
                  const google::protobuf::Descriptor* request,
                  const google::protobuf::Descriptor* response);
+
+/// The name of a method on the wire: "/" service "/" method.
+std::string method_path(const char* service_name, std::string_view method);
 
 /// Where a new call's handler runs: an executor of the server's runtime and the call pool
 /// of that executor's io_context.
@@ -53,15 +58,28 @@ struct call_site {
 /// Supplies each new call with its call_site (set by the server).
 using call_site_source = std::function<call_site()>;
 
+/// What a service knows of one of its bound methods, for each call of it. Owned by the
+/// service, so it outlives the calls.
+struct bound_method {
+  std::string name;  // "/HelloWorld/SayHello"
+  method_kind kind;
+  method_options options;
+  const std::vector<middleware>* chain;  // the service's middleware, empty when none
+};
+
 // What the four reactors share: starting the handler on its io thread (a call_pool worker
-// runs it), its cancellation, and the reference count that keeps the reactor alive until
-// gRPC (OnDone), the handler's worker (complete) and every posted cancellation step have
-// all let go. The reactor is thus never freed before OnDone.
+// runs it), behind its service's middleware if any; its cancellation; and the reference
+// count that keeps the reactor alive until gRPC (OnDone), the handler's worker (complete)
+// and every posted cancellation step have all let go. The reactor is thus never freed
+// before OnDone.
 template <class Reactor>
-class call_reactor : public Reactor, public pooled_call {
+class call_reactor : public Reactor, public pooled_call, public chained_call {
  public:
-  call_reactor(call_site site, method_options options)
-      : ex_(std::move(site.executor)), pool_(site.pool), inline_start_(options.inline_start) {}
+  call_reactor(call_site site, const bound_method& method, grpc::CallbackServerContext& ctx)
+      : chained_call(*method.chain, call_info{method.name, method.kind, ctx}),
+        ex_(std::move(site.executor)),
+        pool_(site.pool),
+        inline_start_(method.options.inline_start) {}
   call_reactor(const call_reactor&) = delete;
   call_reactor& operator=(const call_reactor&) = delete;
 
@@ -180,16 +198,20 @@ class call_reactor : public Reactor, public pooled_call {
 template <class Request, class Response, class Handler>
 class unary_reactor final : public call_reactor<grpc::ServerUnaryReactor> {
  public:
-  unary_reactor(call_site site, method_options options, Handler& handler,
+  unary_reactor(call_site site, const bound_method& method, Handler& handler,
                 grpc::CallbackServerContext* ctx, const Request* request, Response* response)
-      : call_reactor(std::move(site), options),
+      : call_reactor(std::move(site), method, *ctx),
         handler_(handler),
         ctx_(*ctx),
         request_(*request),
         response_(*response) {
     launch();
   }
-  asio::awaitable<grpc::Status> run() override { return handler_(ctx_, request_, response_); }
+  asio::awaitable<grpc::Status> run() override {
+    if (this->chained()) return this->run_chain();
+    return handler_(ctx_, request_, response_);
+  }
+  asio::awaitable<grpc::Status> invoke() override { return handler_(ctx_, request_, response_); }
 
  private:
   Handler& handler_;
@@ -202,16 +224,20 @@ template <class Request, class Response, class Handler>
 class write_reactor final : public call_reactor<grpc::ServerWriteReactor<Response>>,
                             public write_port<Response> {
  public:
-  write_reactor(call_site site, method_options options, Handler& handler,
+  write_reactor(call_site site, const bound_method& method, Handler& handler,
                 grpc::CallbackServerContext* ctx, const Request* request)
-      : call_reactor<grpc::ServerWriteReactor<Response>>(std::move(site), options),
+      : call_reactor<grpc::ServerWriteReactor<Response>>(std::move(site), method, *ctx),
         handler_(handler),
         ctx_(*ctx),
         request_(*request),
         writer_(*this) {
     this->launch();
   }
-  asio::awaitable<grpc::Status> run() override { return handler_(ctx_, request_, writer_); }
+  asio::awaitable<grpc::Status> run() override {
+    if (this->chained()) return this->run_chain();
+    return handler_(ctx_, request_, writer_);
+  }
+  asio::awaitable<grpc::Status> invoke() override { return handler_(ctx_, request_, writer_); }
   void start_write(const Response* message) override { this->StartWrite(message); }
   void OnWriteDone(bool ok) override {
     this->write_failed = !ok;
@@ -229,16 +255,20 @@ template <class Request, class Response, class Handler>
 class read_reactor final : public call_reactor<grpc::ServerReadReactor<Request>>,
                            public read_port<Request> {
  public:
-  read_reactor(call_site site, method_options options, Handler& handler,
+  read_reactor(call_site site, const bound_method& method, Handler& handler,
                grpc::CallbackServerContext* ctx, Response* response)
-      : call_reactor<grpc::ServerReadReactor<Request>>(std::move(site), options),
+      : call_reactor<grpc::ServerReadReactor<Request>>(std::move(site), method, *ctx),
         handler_(handler),
         ctx_(*ctx),
         response_(*response),
         reader_(*this) {
     this->launch();
   }
-  asio::awaitable<grpc::Status> run() override { return handler_(ctx_, reader_, response_); }
+  asio::awaitable<grpc::Status> run() override {
+    if (this->chained()) return this->run_chain();
+    return handler_(ctx_, reader_, response_);
+  }
+  asio::awaitable<grpc::Status> invoke() override { return handler_(ctx_, reader_, response_); }
   void start_read(Request* message) override { this->StartRead(message); }
   void OnReadDone(bool ok) override {
     this->read_ended = !ok;
@@ -257,15 +287,19 @@ class bidi_reactor final : public call_reactor<grpc::ServerBidiReactor<Request, 
                            public read_port<Request>,
                            public write_port<Response> {
  public:
-  bidi_reactor(call_site site, method_options options, Handler& handler,
+  bidi_reactor(call_site site, const bound_method& method, Handler& handler,
                grpc::CallbackServerContext* ctx)
-      : call_reactor<grpc::ServerBidiReactor<Request, Response>>(std::move(site), options),
+      : call_reactor<grpc::ServerBidiReactor<Request, Response>>(std::move(site), method, *ctx),
         handler_(handler),
         ctx_(*ctx),
         stream_(*this, *this) {
     this->launch();
   }
-  asio::awaitable<grpc::Status> run() override { return handler_(ctx_, stream_); }
+  asio::awaitable<grpc::Status> run() override {
+    if (this->chained()) return this->run_chain();
+    return handler_(ctx_, stream_);
+  }
+  asio::awaitable<grpc::Status> invoke() override { return handler_(ctx_, stream_); }
   void start_read(Request* message) override { this->StartRead(message); }
   void start_write(const Response* message) override { this->StartWrite(message); }
   void OnReadDone(bool ok) override {
@@ -327,10 +361,17 @@ class service_binding {
  public:
   virtual grpc::Service& native() noexcept = 0;
   void set_call_site_source(call_site_source source) { next_site_ = std::move(source); }
+  /// Puts `outer` around the service's own middleware, e.g. a server's, for every service
+  /// added to it. Before the service serves calls.
+  void wrap_middleware(const std::vector<middleware>& outer) {
+    middleware_.insert(middleware_.begin(), outer.begin(), outer.end());
+  }
 
  protected:
   ~service_binding() = default;
   call_site next_site() const { return next_site_(); }
+
+  std::vector<middleware> middleware_;  // outer first; every call of the service refers to it
 
  private:
   call_site_source next_site_;

@@ -1,0 +1,94 @@
+// What features cost per request: GET / answers "Hello, World!" (as http_plaintext_server
+// does), with N trivial middlewares around it. bench/http_overhead.sh runs it with each set of
+// flags side by side and compares server CPU per request.
+//   http_overhead_server [--listen HOST:PORT] [--threads N] [--middlewares N] [--pass-through N]
+// The middlewares, outer first, repeat in turn: one adds a response header, one reads a request
+// header, one counts requests. --pass-through adds middlewares (inside those) that only await
+// next: the cost of a layer itself. Prints "port N" once listening; SIGINT/SIGTERM stop it.
+#include <coronet/coronet.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace http = coronet::http;
+
+namespace {
+
+// What the reading and counting middlewares saw, as a metrics middleware would count it.
+std::atomic<std::uint64_t> counted{0};
+std::atomic<std::uint64_t> with_user_agent{0};
+
+http::middleware trivial(std::size_t which) {
+  switch (which % 3) {
+    case 0:
+      return [](http::request& req, http::next_handler next) -> asio::awaitable<http::response> {
+        auto res = co_await next(req);
+        res.headers.set("X-Frame-Options", "DENY");
+        co_return res;
+      };
+    case 1:
+      return [](http::request& req, http::next_handler next) -> asio::awaitable<http::response> {
+        if (req.headers.get("user-agent")) with_user_agent.fetch_add(1, std::memory_order_relaxed);
+        co_return co_await next(req);
+      };
+    default:
+      return [](http::request& req, http::next_handler next) -> asio::awaitable<http::response> {
+        counted.fetch_add(1, std::memory_order_relaxed);
+        co_return co_await next(req);
+      };
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string host = "127.0.0.1";
+  unsigned port = 0;
+  std::size_t threads = 1;
+  std::size_t middlewares = 0;
+  std::size_t pass_through = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const std::string value = argv[i + 1];
+    if (flag == "--listen") {
+      const auto colon = value.rfind(':');
+      host = value.substr(0, colon);
+      port = static_cast<unsigned>(std::stoul(value.substr(colon + 1)));
+    } else if (flag == "--threads") {
+      threads = std::stoul(value);
+    } else if (flag == "--middlewares") {
+      middlewares = std::stoul(value);
+    } else if (flag == "--pass-through") {
+      pass_through = std::stoul(value);
+    } else {
+      std::fprintf(stderr,
+                   "usage: %s [--listen HOST:PORT] [--threads N] [--middlewares N] "
+                   "[--pass-through N]\n",
+                   argv[0]);
+      return 2;
+    }
+  }
+  coronet::runtime rt({.threads = threads});
+  http::router routes;
+  for (std::size_t i = 0; i < middlewares; ++i) routes.use(trivial(i));
+  for (std::size_t i = 0; i < pass_through; ++i) {
+    routes.use([](http::request& req, http::next_handler next) -> asio::awaitable<http::response> {
+      co_return co_await next(req);
+    });
+  }
+  routes.get("/", [](http::request&) -> asio::awaitable<http::response> {
+    co_return http::response::text("Hello, World!");
+  });
+  http::server server(rt, std::move(routes), {.max_connections = 100'000});
+  server.listen(host, static_cast<std::uint16_t>(port));
+  std::printf("port %u\n", server.port());
+  std::fflush(stdout);
+  rt.run();
+  if (middlewares > 0) {
+    std::fprintf(stderr, "counted %llu requests, %llu with a User-Agent\n",
+                 static_cast<unsigned long long>(counted.load()),
+                 static_cast<unsigned long long>(with_user_agent.load()));
+  }
+}
