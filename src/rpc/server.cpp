@@ -106,7 +106,20 @@ server::~server() {
   for (auto& t : shutdown_threads_) t.join();
 }
 
+server& server::use(middleware m) {
+  if (added_) throw std::logic_error("coronet::rpc::server::use: call use() before add()");
+  if (!m) throw std::invalid_argument("coronet::rpc::server::use: empty middleware");
+  middleware_.push_back(std::move(m));
+  return *this;
+}
+
 void server::add(detail::service_binding& service) {
+  added_ = true;
+  service.wrap_middleware(middleware_);
+  bind(service);
+}
+
+void server::bind(detail::service_binding& service) {
   // One call pool per io_context of the runtime, found by the context a round-robin
   // executor belongs to.
   std::vector<std::pair<asio::io_context*, detail::call_pool*>> pools;
@@ -183,7 +196,7 @@ void server::start() {
   for (const auto& [name, value] : options_.channel_args) builder.AddChannelArgument(name, value);
   if (options_.health_service && !health_service_) {  // a start() that threw may come again
     health_service_ = std::make_unique<detail::health_service>(health_);
-    add(health_service_->binding());
+    bind(health_service_->binding());
   }
   // gRPC's default health service is never built, per server (not through the process-wide
   // EnableDefaultHealthCheckService): it has no protobuf descriptors, so reflection could

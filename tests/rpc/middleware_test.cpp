@@ -5,6 +5,8 @@
 
 #include <coronet/rpc/middleware.hpp>
 
+#include "grpc/health/v1/health.grpc.pb.h"
+
 #include <grpcpp/client_context.h>
 
 #include <chrono>
@@ -26,9 +28,12 @@ namespace {
 // after the methods are bound: it applies to them all the same.
 class served_with_middleware {
  public:
-  explicit served_with_middleware(std::vector<rpc::middleware> chain) : server_(rt_) {
+  explicit served_with_middleware(std::vector<rpc::middleware> chain,
+                                  std::vector<rpc::middleware> server_chain = {})
+      : server_(rt_) {
     bind_bench(bench_, seen_);
     for (auto& m : chain) bench_.use(std::move(m));
+    for (auto& m : server_chain) server_.use(std::move(m));
     server_.add(bench_);
     server_.listen("127.0.0.1", 0);
     server_.start();
@@ -44,6 +49,7 @@ class served_with_middleware {
   Bench::Stub& stub() { return *stub_; }
   observations& seen() { return seen_; }
   std::uint16_t port() const { return server_.port(); }
+  rpc::server& server() { return server_; }
 
  private:
   coronet::runtime rt_{{.threads = 2, .handle_signals = false}};
@@ -131,6 +137,30 @@ TEST(rpc_middleware, a_middleware_refuses_a_call_without_reaching_the_handler) {
   known.AddMetadata("authorization", "Bearer secret");
   EXPECT_TRUE(s.stub().Unary(&known, greeting("hi"), &reply).ok());
   EXPECT_EQ(s.seen().finished, 1);
+}
+
+TEST(rpc_middleware, server_middleware_runs_outside_the_service_s_and_spares_health) {
+  journal j;
+  served_with_middleware s({tracing(j, "service")}, {tracing(j, "server"), authenticate()});
+  grpc::ClientContext known;
+  known.AddMetadata("authorization", "Bearer secret");
+  Greeting reply;
+  ASSERT_TRUE(s.stub().Unary(&known, greeting("hi"), &reply).ok());
+  EXPECT_EQ(j.take(), (std::vector<std::string>{"server> /coronet.bench.v1.Bench/Unary",
+                                                "service> /coronet.bench.v1.Bench/Unary",
+                                                "<service 0", "<server 0"}));
+  grpc::ClientContext anonymous;
+  EXPECT_EQ(s.stub().Unary(&anonymous, greeting("hi"), &reply).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // The health service is the server's own: a load balancer's probe needs no credentials.
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(s.port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext probe;
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse answer;
+  EXPECT_TRUE(health->Check(&probe, request, &answer).ok());
+  // Installed after a service was added, it would not reach that service: refused.
+  EXPECT_THROW(s.server().use(authenticate()), std::logic_error);
 }
 
 TEST(rpc_middleware, metadata_a_middleware_adds_reaches_the_client) {

@@ -120,6 +120,10 @@ class server {
   /// Shuts down immediately (cancelling in-flight calls) if not yet shut down, and waits.
   ~server();
 
+  /// Installs `m` around every method of the coroutine services added after it (outside
+  /// each service's own middleware, rpc/middleware.hpp); not the health service. Before
+  /// add(): throws std::logic_error once a coroutine service was added.
+  server& use(middleware m);
   /// Registers a coroutine service; it must outlive the server. Before start().
   void add(detail::service_binding& service);
   /// Registers any other grpc::Service (sync, callback or async); before start().
@@ -170,11 +174,15 @@ class server {
   void shutdown_blocking(std::chrono::milliseconds drain_timeout);
 
  private:
+  void bind(detail::service_binding& service);  // add() without the server's middleware
+
   runtime& runtime_;
   server_options options_;
   rpc::health health_;
   std::unique_ptr<detail::health_service> health_service_;  // outlives server_
   std::vector<grpc::Service*> services_;
+  std::vector<middleware> middleware_;
+  bool added_ = false;  // a coroutine service was added: use() would not reach it
   std::vector<std::string> addresses_;
   std::vector<std::pair<std::string, server_tls>> tls_addresses_;
   std::unique_ptr<grpc::Server> server_;
