@@ -1,7 +1,8 @@
 """coronet-demo on one port, spoken to by real clients: curl, python grpcio, and
 coronet-demo-client; the gateway route with a dead and a stalled backend; SIGTERM while
 requests are in flight; the health service through stubs generated from its .proto, and
-server reflection describing every service, to a hand-written client and to buf curl.
+server reflection describing every service, to a hand-written client and to buf curl;
+GET /metrics after mixed traffic, checked by promtool and Python's Prometheus parser.
 
 Usage: demo_test.py CORONET_DEMO CORONET_DEMO_CLIENT
 """
@@ -448,6 +449,58 @@ class BufCurlTest(unittest.TestCase):
         r = self.buf_curl("-d", '{"service": "no.such.Service"}', url)
         self.assertNotEqual(r.returncode, 0)
         self.assertEqual(json.loads(r.stderr)["code"], "not_found", r.stderr)
+
+
+PROMTOOL = os.environ.get("PROMTOOL", "")  # found by meson; the check skips without it
+
+
+class MetricsTest(unittest.TestCase):
+    def test_metrics_after_mixed_traffic_pass_promtool_and_count_exactly(self):
+        from prometheus_client.parser import text_string_to_metric_families
+        demo = Demo()
+        try:
+            for _ in range(3):
+                self.assertEqual(curl(demo.url("/")).stdout, "Hello, World!")
+            self.assertEqual(curl("-X", "POST", "--data", "x", demo.url("/echo")).stdout, "x")
+            self.assertEqual(curl("-o", "/dev/null", "-w", "%{http_code}", demo.url("/nope")).stdout, "404")
+            with grpc.insecure_channel(demo.address) as channel:
+                say_hello = channel.unary_unary("/HelloWorld/SayHello",
+                                                request_serializer=encode_greeting,
+                                                response_deserializer=decode_greeting)
+                for _ in range(2):
+                    self.assertEqual(say_hello("metrics", timeout=10), "Hello, metrics")
+            r = curl("-i", demo.url("/metrics"))
+            self.assertIn("Content-Type: text/plain; version=0.0.4; charset=utf-8", r.stdout)
+            exposition = r.stdout.split("\n\n", 1)[1]
+        finally:
+            demo.stop()
+        samples = {}
+        for family in text_string_to_metric_families(exposition):
+            for sample in family.samples:
+                samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+
+        def value(name, **labels):
+            return samples.get((name, tuple(sorted(labels.items()))))
+
+        self.assertEqual(value("coronet_http_requests_total", method="GET", route="/", code="2xx"), 3)
+        self.assertEqual(value("coronet_http_requests_total", method="POST", route="/echo", code="2xx"), 1)
+        self.assertEqual(value("coronet_http_requests_total", method="GET", route="(unmatched)", code="4xx"), 1)
+        self.assertEqual(value("coronet_grpc_server_handled_total", grpc_service="HelloWorld",
+                               grpc_method="SayHello", grpc_type="unary", grpc_code="OK"), 2)
+        self.assertEqual(value("coronet_io_threads"), 2)
+        if not PROMTOOL:
+            self.skipTest("promtool not found (Debian package prometheus)")
+        check = subprocess.run([PROMTOOL, "check", "metrics"], input=exposition,
+                               capture_output=True, text=True, timeout=30)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+    def test_no_metrics_serves_no_metrics_route(self):
+        demo = Demo("--no-metrics")
+        try:
+            r = curl("-o", "/dev/null", "-w", "%{http_code}", demo.url("/metrics"))
+            self.assertEqual(r.stdout, "404")
+        finally:
+            demo.stop()
 
 
 if __name__ == "__main__":
