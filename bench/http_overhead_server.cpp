@@ -2,9 +2,12 @@
 // does), with N trivial middlewares around it. bench/http_overhead.sh runs it with each set of
 // flags side by side and compares server CPU per request.
 //   http_overhead_server [--listen HOST:PORT] [--threads N] [--middlewares N] [--pass-through N]
+//                        [--metrics]
 // The middlewares, outer first, repeat in turn: one adds a response header, one reads a request
 // header, one counts requests. --pass-through adds middlewares (inside those) that only await
-// next: the cost of a layer itself. Prints "port N" once listening; SIGINT/SIGTERM stop it.
+// next: the cost of a layer itself. --metrics counts every request into a coronet::metrics
+// (GET /metrics is mounted but never scraped during a run): what counting costs. Prints
+// "port N" once listening; SIGINT/SIGTERM stop it.
 #include <coronet/coronet.hpp>
 
 #include <atomic>
@@ -49,28 +52,34 @@ int main(int argc, char** argv) {
   std::size_t threads = 1;
   std::size_t middlewares = 0;
   std::size_t pass_through = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool with_metrics = false;
+  for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    const std::string value = argv[i + 1];
-    if (flag == "--listen") {
+    if (flag == "--metrics") {
+      with_metrics = true;
+      continue;
+    }
+    const std::string value = i + 1 < argc ? argv[++i] : "";
+    if (flag == "--listen" && !value.empty()) {
       const auto colon = value.rfind(':');
       host = value.substr(0, colon);
       port = static_cast<unsigned>(std::stoul(value.substr(colon + 1)));
-    } else if (flag == "--threads") {
+    } else if (flag == "--threads" && !value.empty()) {
       threads = std::stoul(value);
-    } else if (flag == "--middlewares") {
+    } else if (flag == "--middlewares" && !value.empty()) {
       middlewares = std::stoul(value);
-    } else if (flag == "--pass-through") {
+    } else if (flag == "--pass-through" && !value.empty()) {
       pass_through = std::stoul(value);
     } else {
       std::fprintf(stderr,
                    "usage: %s [--listen HOST:PORT] [--threads N] [--middlewares N] "
-                   "[--pass-through N]\n",
+                   "[--pass-through N] [--metrics]\n",
                    argv[0]);
       return 2;
     }
   }
   coronet::runtime rt({.threads = threads});
+  coronet::metrics metrics;  // outlives the router and the server, which refer to it
   http::router routes;
   for (std::size_t i = 0; i < middlewares; ++i) routes.use(trivial(i));
   for (std::size_t i = 0; i < pass_through; ++i) {
@@ -81,7 +90,12 @@ int main(int argc, char** argv) {
   routes.get("/", [](http::request&) -> asio::awaitable<http::response> {
     co_return http::response::text("Hello, World!");
   });
-  http::server server(rt, std::move(routes), {.max_connections = 100'000});
+  if (with_metrics) {
+    metrics.track(rt);
+    routes.get("/metrics", metrics.endpoint());
+  }
+  http::server server(rt, std::move(routes),
+                      {.max_connections = 100'000, .metrics = with_metrics ? &metrics : nullptr});
   server.listen(host, static_cast<std::uint16_t>(port));
   std::printf("port %u\n", server.port());
   std::fflush(stdout);
