@@ -7,6 +7,7 @@
 #   coroutine  coronet::rpc::service with default options: handler on an io thread
 #   inline     the same with {.inline_start = true}: handler started on gRPC's thread
 #   batch      coroutine with runtime_options::batch_scheduling (SCHED_BATCH threads)
+#   metrics    coroutine counting its calls into a coronet::metrics (never scraped)
 # All run pinned to CPU 0 and stay up for the whole run; h2load runs pinned to CPU 1, over
 # loopback. For each shape (CLIENTSxSTREAMS), ROUNDS rounds load the servers in turn, the
 # first one rotating. Reported per shape: medians over the rounds of req/s, server CPU time
@@ -52,6 +53,7 @@ for i in "${!names[@]}"; do
     coroutine) start_server coroutine "$port" "" "$prefix" "$coro" ${CORO_FLAGS:-} ;;
     inline) start_server inline "$port" "" "$prefix" "$coro" --inline-start ${CORO_FLAGS:-} ;;
     batch) start_server batch "$port" "" "$prefix" "$coro" --batch-scheduling ${CORO_FLAGS:-} ;;
+    metrics) start_server metrics "$port" "" "$prefix" "$coro" --metrics ${CORO_FLAGS:-} ;;
     *) echo "unknown server '${names[$i]}'" >&2; exit 2 ;;
   esac
   pids+=("$server_pid")
