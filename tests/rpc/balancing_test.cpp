@@ -11,6 +11,7 @@
 #include <coronet/runtime.hpp>
 
 #include "hello.grpc.pb.h"
+#include "run_process.hpp"
 
 #include <grpcpp/client_context.h>
 
@@ -32,6 +33,7 @@
 
 namespace rpc = coronet::rpc;
 using namespace std::chrono_literals;
+using coronet_test::run_process;
 
 namespace {
 
@@ -238,17 +240,6 @@ TEST(balanced_channel, refuses_bad_options_with_a_clear_error) {
                std::invalid_argument);
   EXPECT_THROW(rpc::balanced_channel("ipv4:127.0.0.1:1", {.load_balancing_policy = "x\"}"}),
                std::invalid_argument);
-}
-
-// Runs `command`, returns (exit status, stdout).
-std::pair<int, std::string> run_process(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return {-1, out};
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 TEST_F(fleet, python_grpcio_round_robin_spreads_over_coronet_servers) {

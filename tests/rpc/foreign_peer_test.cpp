@@ -1,6 +1,7 @@
 // coronet against peers written without it: a Python grpcio client calling a coronet server,
 // and the coronet client calling a plain grpc++ callback-API server.
 #include "rpc_fixture.hpp"
+#include "run_process.hpp"
 
 #include <coronet/rpc/client.hpp>
 #include <coronet/rpc/service.hpp>
@@ -18,17 +19,6 @@ using namespace coronet_test;
 namespace rpc = coronet::rpc;
 
 namespace {
-
-// Runs `command`, returns (exit status, stdout).
-std::pair<int, std::string> run_process(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return {-1, out};
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 TEST(foreign_peer, python_grpcio_client_calls_unary_streaming_health_and_reflection) {
   coronet::runtime rt({.threads = 2, .handle_signals = false});

@@ -4,22 +4,14 @@ metadata (x-served-by first, x-method last), one refusing calls without
 
 Usage: middleware_client.py PORT. Prints "ok" and exits 0 when every answer is as expected.
 """
+import os
 import sys
 
 import grpc
 
-
-def encode_greeting(text):
-    data = text.encode()
-    assert len(data) < 128
-    return b"\x0a" + bytes([len(data)]) + data
-
-
-def decode_greeting(raw):
-    if not raw:
-        return ""
-    assert raw[0] == 0x0A, raw
-    return raw[2 : 2 + raw[1]].decode()
+# The Greeting wire helpers the integration tests use (field 1, a short string).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from greeting_wire import decode_greeting, encode_greeting  # noqa: E402
 
 
 def main():

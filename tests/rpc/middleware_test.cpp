@@ -2,6 +2,7 @@
 // python3-grpcio: order, answering early, metadata, exceptions, cancellation, every RPC kind.
 // meson runs it twice, the second time with every method bound {.inline_start = true}.
 #include "rpc_fixture.hpp"
+#include "run_process.hpp"
 
 #include <coronet/rpc/middleware.hpp>
 
@@ -26,39 +27,14 @@ namespace {
 
 // The Bench service with middleware, on a server of its own. The middleware is installed
 // after the methods are bound: it applies to them all the same.
-class served_with_middleware {
+class served_with_middleware : public served_bench {
  public:
   explicit served_with_middleware(std::vector<rpc::middleware> chain,
                                   std::vector<rpc::middleware> server_chain = {})
-      : server_(rt_) {
-    bind_bench(bench_, seen_);
-    for (auto& m : chain) bench_.use(std::move(m));
-    for (auto& m : server_chain) server_.use(std::move(m));
-    server_.add(bench_);
-    server_.listen("127.0.0.1", 0);
-    server_.start();
-    runner_ = std::thread([this] { rt_.run(); });
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_.port()),
-                                   grpc::InsecureChannelCredentials());
-    stub_ = Bench::NewStub(channel_);
-  }
-  ~served_with_middleware() {
-    rt_.stop();
-    runner_.join();
-  }
-  Bench::Stub& stub() { return *stub_; }
-  observations& seen() { return seen_; }
-  std::uint16_t port() const { return server_.port(); }
-  rpc::server& server() { return server_; }
-
- private:
-  coronet::runtime rt_{{.threads = 2, .handle_signals = false}};
-  observations seen_;
-  rpc::service<Bench> bench_{bench_methods()};
-  rpc::server server_;
-  std::thread runner_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<Bench::Stub> stub_;
+      : served_bench({}, [&](rpc::service<Bench>& bench, rpc::server& server) {
+          for (auto& m : chain) bench.use(std::move(m));
+          for (auto& m : server_chain) server.use(std::move(m));
+        }) {}
 };
 
 // What middleware running on the server's threads wrote down.
@@ -271,17 +247,6 @@ TEST(rpc_middleware, a_deadline_cancels_the_handler_under_the_chain) {
   }
   EXPECT_EQ(lines, (std::vector<std::string>{"a> /coronet.bench.v1.Bench/Unary",
                                              "b> /coronet.bench.v1.Bench/Unary", "<b 1", "<a 1"}));
-}
-
-// Runs `command`, returns (exit status, output).
-std::pair<int, std::string> run_process(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return {-1, out};
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 TEST(rpc_middleware, python_grpcio_sees_the_refusal_and_the_metadata) {

@@ -16,7 +16,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,8 +33,13 @@ inline coronet::rpc::method_options bench_methods() {
 
 class served_bench {
  public:
-  explicit served_bench(coronet::rpc::server_options options = {}) : server_(rt_, options) {
+  /// `before_add` may install middleware on the service and the server before the one is
+  /// added to the other.
+  using setup = std::function<void(coronet::rpc::service<Bench>&, coronet::rpc::server&)>;
+  explicit served_bench(coronet::rpc::server_options options = {}, const setup& before_add = {})
+      : server_(rt_, options) {
     bind_bench(bench_, seen_);
+    if (before_add) before_add(bench_, server_);
     server_.add(bench_);
     server_.listen("127.0.0.1", 0);
     server_.start();
@@ -54,6 +61,7 @@ class served_bench {
 
   coronet::runtime& runtime() { return rt_; }
   coronet::rpc::server& server() { return server_; }
+  std::uint16_t port() const { return server_.port(); }
   Bench::Stub& stub() { return *stub_; }
   observations& seen() { return seen_; }
 
