@@ -114,7 +114,8 @@ class server {
   /// from it can be passed as `preread`.
   void adopt(asio::ip::tcp::socket socket, std::string_view preread = {});
 
-  /// Graceful shutdown: stops accepting, closes idle connections, lets in-flight requests
+  /// Graceful shutdown: stops accepting (serving the connections already queued), closes
+  /// idle connections (after options.drain_idle_grace, when set), lets in-flight requests
   /// finish (their answers carry `Connection: close`), and completes when every connection
   /// is closed or `drain_timeout` has passed (the rest are then closed).
   asio::awaitable<void> shutdown(std::chrono::milliseconds drain_timeout);
