@@ -30,7 +30,7 @@ std::string strip_proto(const std::string& file_name) {
   return file_name;
 }
 
-std::string replace_all(std::string text, char from, std::string_view to) {
+std::string replace_all(std::string_view text, char from, std::string_view to) {
   std::string out;
   for (const char c : text) {
     if (c == from) {
@@ -96,11 +96,10 @@ std::string unique_name(std::string base, std::set<std::string>& taken) {
 // The .proto's comment, as `///` lines. A trailing backslash would splice the next line into
 // the comment, so it goes.
 void append_doc(std::string& out, const std::string& comment, std::string_view indent) {
-  std::size_t start = 0;
   std::string text = comment;
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   if (text.empty()) return;
-  while (start <= text.size()) {
+  for (std::size_t start = 0; start <= text.size();) {
     std::size_t end = text.find('\n', start);
     if (end == std::string::npos) end = text.size();
     std::string line = text.substr(start, end - start);
