@@ -42,7 +42,7 @@ struct server_options {
   std::size_t compress_min_bytes = 1024;
   /// Origins a browser may call from (CORS), e.g. "https://app.example"; "*" for any. Empty:
   /// no CORS headers and no preflight routes.
-  std::vector<std::string> allowed_origins;
+  std::vector<std::string> allowed_origins{};
   /// Which protocols to serve.
   bool connect = true;
   bool grpc_web = true;
