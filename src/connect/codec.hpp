@@ -41,7 +41,7 @@ namespace coronet::connect::detail {
 // ---- JSON ------------------------------------------------------------------------------------
 
 /// Appends `s` as a JSON string literal, quotes included (control characters as \u00XX,
-/// UTF-8 passed through).
+/// well-formed UTF-8 passed through, any other byte as \ufffd: JSON must be UTF-8).
 void append_json_string(std::string& out, std::string_view s);
 
 /// A metadata entry: key in lower case; for keys ending in "-bin", the raw bytes.

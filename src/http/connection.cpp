@@ -441,10 +441,10 @@ asio::awaitable<bool> connection::establish() {
   }
   count_error(timed_out_ ? http_error::header_timeout : http_error::tls_handshake);
   if (!timed_out_ && tls_->contexts->on_failure) {
-    std::error_code ignored;
-    const auto peer = socket_.remote_endpoint(ignored);
     try {
-      tls_->contexts->on_failure(ec, ignored ? std::string() : peer.address().to_string() + ":" + std::to_string(peer.port()));
+      tls_->contexts->on_failure(ec, remote_.port() == 0 ? std::string()
+                                                         : remote_.address().to_string() + ":" +
+                                                               std::to_string(remote_.port()));
     } catch (...) {
     }
   }

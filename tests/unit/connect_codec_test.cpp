@@ -88,6 +88,19 @@ TEST(connect_codec, json_strings_escape_quotes_backslashes_and_controls) {
   EXPECT_EQ(out, R"(x"y")");
 }
 
+TEST(connect_codec, json_strings_replace_bytes_that_are_not_utf8) {
+  // Stray bytes, a truncated sequence, an overlong form, a surrogate, beyond U+10FFFF.
+  EXPECT_EQ(json("a\xff\xfe" "b"), R"("a\ufffd\ufffdb")");
+  EXPECT_EQ(json("\xc3"), R"("\ufffd")");
+  EXPECT_EQ(json("\xc0\xaf"), R"("\ufffd\ufffd")");
+  EXPECT_EQ(json("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")");
+  EXPECT_EQ(json("\xf4\x90\x80\x80"), R"("\ufffd\ufffd\ufffd\ufffd")");
+  // What comes back through the parser is valid UTF-8.
+  const auto parsed = c::parse_error_json(c::error_json(StatusCode::INVALID_ARGUMENT, "x\xffy"));
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->second, "x\xef\xbf\xbdy");
+}
+
 TEST(connect_codec, error_json_omits_an_empty_message) {
   EXPECT_EQ(c::error_json(StatusCode::NOT_FOUND, ""), R"({"code":"not_found"})");
   EXPECT_EQ(c::error_json(StatusCode::INTERNAL, "a \"b\"\n"),
