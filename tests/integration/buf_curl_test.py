@@ -130,6 +130,16 @@ class BenchTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertEqual(json.loads(r.stdout), {"message": "echo " + protocol})
 
+    def test_a_large_message_both_ways(self):
+        # buf asks for gzip (Accept-Encoding, Grpc-Accept-Encoding): a large answer may come
+        # compressed, and must decode to the same message.
+        text = "large " * 20000
+        for protocol in PROTOCOLS:
+            with self.subTest(protocol=protocol):
+                r = self.call(protocol, "Unary", text)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout), {"message": text})
+
     def test_lookup(self):
         for protocol in PROTOCOLS:
             with self.subTest(protocol=protocol):

@@ -365,9 +365,10 @@ class BadInputTest(ConnectCase):
                 self.assert_still_serves()
 
     def test_wrong_content_type_is_415_with_accept_post(self):
-        for content_type in ["text/plain", "application/xml", "application/protobuf-nope"]:
+        for content_type in ["text/plain", "application/xml", "application/protobuf-nope", None]:
             with self.subTest(content_type=content_type):
-                r = self.request("POST", UNARY, b'{"message":"x"}', {"Content-Type": content_type})
+                headers = {"Content-Type": content_type} if content_type else {}
+                r = self.request("POST", UNARY, b'{"message":"x"}', headers)
                 self.assertEqual(r.status, 415, r.body)
                 accept = (r.header("Accept-Post") or "").lower()
                 self.assertIn("application/json", accept)
@@ -580,6 +581,13 @@ class ConnectStreamTest(ConnectCase):
         self.assertEqual(messages, [])
         self.assertEqual(end["error"]["code"], "not_found")
 
+    def test_a_deadline_ends_the_stream_with_deadline_exceeded(self):
+        began = time.monotonic()
+        messages, end = self.stream(body_json={"message": "100:50"}, headers={"Connect-Timeout-Ms": "300"})
+        self.assertLess(time.monotonic() - began, 2, "the stream outlived its deadline")
+        self.assertLess(len(messages), 100)
+        self.assertEqual(end["error"]["code"], "deadline_exceeded", end)
+
     def test_the_connection_keeps_serving_after_a_stream(self):
         self.open_connection()
         self.stream(body_json={"message": "2"})
@@ -638,6 +646,13 @@ class GrpcWebTest(ConnectCase):
                 self.assertEqual(trailers["grpc-status"], str(number))
                 # grpc-message is percent-encoded (PROTOCOL-HTTP2.md)
                 self.assertEqual(urllib.parse.unquote(trailers["grpc-message"]), text)
+
+    def test_grpc_timeout(self):
+        began = time.monotonic()
+        _, messages, trailers = self.call(UNARY, "sleep:2000", headers={"grpc-timeout": "100m"})
+        self.assertLess(time.monotonic() - began, 1.5)
+        self.assertEqual(messages, [])
+        self.assertEqual(trailers["grpc-status"], "4")
 
     def test_headers_and_trailers(self):
         r, messages, trailers = self.call(UNARY, "meta", headers={"X-Echo": "web meta"})

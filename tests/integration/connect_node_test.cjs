@@ -40,7 +40,7 @@ const assert = require('node:assert/strict');
 const { createFileRegistry, fromBinary } = protobuf;
 const { FileDescriptorSetSchema } = wkt;
 const { Code, ConnectError, createClient, encodeBinaryHeader, decodeBinaryHeader } = connect;
-const { createConnectTransport, createGrpcWebTransport } = connectNode;
+const { compressionGzip, createConnectTransport, createGrpcWebTransport } = connectNode;
 
 const [serverPath, descriptorPath] = process.argv.slice(2);
 const registry = createFileRegistry(
@@ -79,6 +79,10 @@ function stopServer() {
 const transports = {
   'Connect, binary': () => createConnectTransport({ baseUrl, httpVersion: '1.1', useBinaryFormat: true }),
   'Connect, JSON': () => createConnectTransport({ baseUrl, httpVersion: '1.1', useBinaryFormat: false }),
+  // gzip for requests and answers of 1 KiB and more (the client's default threshold)
+  'Connect, JSON, gzip': () => createConnectTransport({
+    baseUrl, httpVersion: '1.1', useBinaryFormat: false,
+    sendCompression: compressionGzip, acceptCompression: [compressionGzip] }),
   'Connect, GET for side-effect-free methods': () => createConnectTransport({
     baseUrl, httpVersion: '1.1', useBinaryFormat: true, useHttpGet: true }),
   'gRPC-Web': () => createGrpcWebTransport({ baseUrl, httpVersion: '1.1', useBinaryFormat: true }),
