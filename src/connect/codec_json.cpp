@@ -1,0 +1,283 @@
+// The JSON of the Connect protocol: error bodies (written and read) and the end-of-stream
+// message. The reader takes only what an error body needs, from untrusted bytes: strict
+// JSON, nesting bounded, no exceptions but std::bad_alloc.
+#include "connect/codec.hpp"
+
+namespace coronet::connect::detail {
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      out += "\\u00";
+      out += hex[u >> 4];
+      out += hex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+namespace {
+
+void append_error_object(std::string& out, grpc::StatusCode code, std::string_view message) {
+  out += R"({"code":)";
+  append_json_string(out, code_name(code));
+  if (!message.empty()) {
+    out += R"(,"message":)";
+    append_json_string(out, message);
+  }
+  out += '}';
+}
+
+// A strict reader of just enough JSON for an error body: one object whose "code" and
+// "message" are strings; every other member is checked for well-formedness and skipped.
+class json_reader {
+ public:
+  explicit json_reader(std::string_view text) noexcept : s_(text) {}
+
+  std::optional<std::pair<grpc::StatusCode, std::string>> error_body() {
+    std::optional<grpc::StatusCode> code;
+    std::string message;
+    skip_ws();
+    if (!eat('{')) return std::nullopt;
+    skip_ws();
+    if (!eat('}')) {
+      do {
+        skip_ws();
+        std::string key;
+        if (!string(key)) return std::nullopt;
+        skip_ws();
+        if (!eat(':')) return std::nullopt;
+        skip_ws();
+        if (key == "code") {
+          std::string name;
+          if (!string(name)) return std::nullopt;
+          code = code_from_name(name);
+        } else if (key == "message") {
+          message.clear();
+          if (!string(message)) return std::nullopt;
+        } else if (!skip_value(0)) {
+          return std::nullopt;
+        }
+        skip_ws();
+      } while (eat(','));
+      if (!eat('}')) return std::nullopt;
+    }
+    skip_ws();
+    if (pos_ != s_.size() || !code) return std::nullopt;
+    return std::pair{*code, std::move(message)};
+  }
+
+ private:
+  // Nesting deeper than this in "details" is refused rather than followed on the stack.
+  static constexpr int max_depth = 64;
+
+  bool eat(char c) noexcept {
+    if (pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  void skip_ws() noexcept {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
+      ++pos_;
+  }
+
+  std::optional<std::uint32_t> hex4() noexcept {
+    if (s_.size() - pos_ < 4) return std::nullopt;
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = s_[pos_++];
+      v <<= 4;
+      if (c >= '0' && c <= '9') v |= static_cast<std::uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f') v |= static_cast<std::uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F') v |= static_cast<std::uint32_t>(c - 'A' + 10);
+      else return std::nullopt;
+    }
+    return v;
+  }
+
+  static void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xc0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xe0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else {
+      out += static_cast<char>(0xf0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    }
+  }
+
+  // \uXXXX after the "\u": a surrogate pair makes one code point; a lone surrogate becomes
+  // U+FFFD, as encoding/json and JSON.parse-then-encode do.
+  bool unicode_escape(std::string& out) {
+    auto cp = hex4();
+    if (!cp) return false;
+    if (*cp >= 0xd800 && *cp < 0xdc00 && s_.substr(pos_, 2) == "\\u") {
+      const auto save = pos_;
+      pos_ += 2;
+      const auto low = hex4();
+      if (!low) return false;
+      if (*low >= 0xdc00 && *low < 0xe000) {
+        append_utf8(out, 0x10000 + ((*cp - 0xd800) << 10) + (*low - 0xdc00));
+        return true;
+      }
+      pos_ = save;  // not a pair: the second escape is read on its own
+    }
+    append_utf8(out, *cp >= 0xd800 && *cp < 0xe000 ? 0xfffd : *cp);
+    return true;
+  }
+
+  bool string(std::string& out) {
+    if (!eat('"')) return false;
+    while (pos_ < s_.size()) {
+      const char c = s_[pos_++];
+      if (c == '"') return true;
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (pos_ == s_.size()) return false;
+      switch (s_[pos_++]) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u':
+          if (!unicode_escape(out)) return false;
+          break;
+        default: return false;
+      }
+    }
+    return false;  // unterminated
+  }
+
+  bool literal(std::string_view word) noexcept {
+    if (s_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
+  }
+
+  bool number() noexcept {
+    const auto start = pos_;
+    eat('-');
+    const auto digits = [&] {
+      const auto from = pos_;
+      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+      return pos_ > from;
+    };
+    if (!digits()) return false;
+    if (eat('.') && !digits()) return false;
+    if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
+      ++pos_;
+      if (!eat('+')) eat('-');
+      if (!digits()) return false;
+    }
+    return pos_ > start;
+  }
+
+  bool skip_value(int depth) {
+    if (depth > max_depth || pos_ >= s_.size()) return false;
+    std::string scratch;
+    switch (s_[pos_]) {
+      case '"': return string(scratch);
+      case 't': return literal("true");
+      case 'f': return literal("false");
+      case 'n': return literal("null");
+      case '{':
+      case '[': {
+        const bool object = s_[pos_++] == '{';
+        const char close = object ? '}' : ']';
+        skip_ws();
+        if (eat(close)) return true;
+        do {
+          skip_ws();
+          if (object) {
+            scratch.clear();
+            if (!string(scratch)) return false;
+            skip_ws();
+            if (!eat(':')) return false;
+            skip_ws();
+          }
+          if (!skip_value(depth + 1)) return false;
+          skip_ws();
+        } while (eat(','));
+        return eat(close);
+      }
+      default: return number();
+    }
+  }
+
+  std::string_view s_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string error_json(grpc::StatusCode code, std::string_view message) {
+  std::string out;
+  append_error_object(out, code, message);
+  return out;
+}
+
+std::optional<std::pair<grpc::StatusCode, std::string>> parse_error_json(
+    std::string_view body) {
+  return json_reader(body).error_body();
+}
+
+std::string end_stream_json(grpc::StatusCode code, std::string_view message,
+                            const metadata& trailers) {
+  std::string out = "{";
+  if (code != grpc::StatusCode::OK) {
+    out += R"("error":)";
+    append_error_object(out, code, message);
+  }
+  if (!trailers.empty()) {
+    if (out.size() > 1) out += ',';
+    out += R"("metadata":{)";
+    // One member per key, its values in the order given; keys in order of first appearance.
+    std::vector<bool> done(trailers.size(), false);
+    for (std::size_t i = 0; i < trailers.size(); ++i) {
+      if (done[i]) continue;
+      const std::string& key = trailers[i].first;
+      const bool binary = key.ends_with("-bin");
+      if (i > 0) out += ',';
+      append_json_string(out, key);
+      out += ":[";
+      for (std::size_t j = i; j < trailers.size(); ++j) {
+        if (trailers[j].first != key) continue;
+        done[j] = true;
+        if (j > i) out += ',';
+        const std::string& value = trailers[j].second;
+        append_json_string(out, binary ? base64_encode(value, false) : value);
+      }
+      out += ']';
+    }
+    out += '}';
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace coronet::connect::detail
