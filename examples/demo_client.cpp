@@ -5,6 +5,7 @@
 // TLS options, after the arguments: --ca FILE (trust these CAs instead of the system's; for
 // grpc it also means TLS), --cert FILE --key FILE (a client certificate), --tls (grpc over
 // TLS with the system's CAs).
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
 #include <coronet/coronet.hpp>

@@ -5,16 +5,21 @@
 //   POST /echo         200, the request body back
 //   GET /hello/{name}  gateway: calls HelloWorld.SayHello(name) over gRPC and answers the
 //                      reply; backend down: 502, backend too slow: 504
-//   /HelloWorld/SayHello  gRPC (hello.proto, no package), "Hello, " + message; plus the
-//                      standard health service and server reflection
+//   /HelloWorld/SayHello  HelloWorld.SayHello (hello.proto, no package), "Hello, " + message,
+//                      one handler served over gRPC, Connect and gRPC-Web; plus the standard
+//                      health service and server reflection (gRPC)
+//
+//   (`coronet-demo --help` shows a curl or buf curl line for each protocol.)
 //
 // HTTP/1.1 and gRPC share the --listen port: coronet::listener sends connections that open
 // with the HTTP/2 preface to the gRPC server and the rest to the HTTP server. With
 // --tls-cert/--tls-key the same routes are also served over HTTPS (--tls-listen) and the
 // gRPC service over TLS on a port of gRPC's own (--grpc-tls-listen): grpc++ cannot take over
 // a TLS connection from another party (docs/tls.md). SIGHUP re-reads the certificates.
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
+#include <coronet/connect/server.hpp>
 #include <coronet/coronet.hpp>
 #include <coronet/listener.hpp>
 #include <coronet/metrics.hpp>
@@ -35,6 +40,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace http = coronet::http;
 namespace rpc = coronet::rpc;
@@ -79,10 +85,20 @@ constexpr const char* usage =
     "  --client-ca FILE          mutual TLS: require client certificates from these CAs\n"
     "  --debug                   log failed TLS handshakes to stderr\n"
     "  --no-metrics              no GET /metrics, nothing counted\n"
+    "  --cors-origin ORIGIN      let browsers on ORIGIN call the service over Connect and\n"
+    "                            gRPC-Web (repeatable; * for any)\n"
     "  --threads N               io threads (default: one per core)\n"
     "  --batch-scheduling        io threads and gRPC's threads under Linux SCHED_BATCH: for a\n"
     "                            throughput-bound server whose threads share CPUs\n"
-    "  --help, --version\n";
+    "  --help, --version\n"
+    "\n"
+    "HelloWorld.SayHello over each protocol, on the one port:\n"
+    "  curl -H 'content-type: application/json' -d '{\"message\":\"x\"}' \\\n"
+    "       http://127.0.0.1:8080/HelloWorld/SayHello                        (Connect)\n"
+    "  buf curl --protocol grpcweb --schema proto/hello.proto -d '{\"message\":\"x\"}' \\\n"
+    "       http://127.0.0.1:8080/HelloWorld/SayHello                        (gRPC-Web)\n"
+    "  buf curl --protocol grpc --http2-prior-knowledge -d '{\"message\":\"x\"}' \\\n"
+    "       http://127.0.0.1:8080/HelloWorld/SayHello                        (gRPC)\n";
 
 struct options {
   std::string listen = "127.0.0.1:8080";
@@ -101,6 +117,7 @@ struct options {
   std::string client_ca;
   bool debug = false;
   bool metrics = true;
+  std::vector<std::string> cors_origins;
 };
 
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& s) {
@@ -154,6 +171,7 @@ std::optional<options> parse(int argc, char** argv) {
     else if (flag == "--drain-timeout") o.http.drain_timeout = o.grpc.drain_timeout = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--drain-idle-grace") o.http.drain_idle_grace = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--http2-drain-grace") o.port.http2_drain_grace = std::chrono::milliseconds(std::stoul(value));
+    else if (flag == "--cors-origin") o.cors_origins.push_back(value);
     else if (flag == "--backend") o.backend = value;
     else if (flag == "--backend-timeout") o.backend_timeout = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--threads") o.threads = std::stoul(value);
@@ -171,7 +189,7 @@ std::optional<options> parse(int argc, char** argv) {
 }
 
 // HelloWorld.SayHello from proto/hello.proto: "Hello, " + message.
-asio::awaitable<grpc::Status> say_hello(grpc::CallbackServerContext&, const Greeting& request,
+asio::awaitable<grpc::Status> say_hello(coronet::rpc::context&, const Greeting& request,
                                         Greeting& reply) {
   reply.set_message("Hello, " + request.message());
   co_return grpc::Status::OK;
@@ -239,7 +257,7 @@ int main(int argc, char** argv) try {
   rpc::service<HelloWorld> greeter;
   // say_hello never suspends and never blocks: started inline, it runs whole on the gRPC
   // thread that delivered the call, with no hand-off to an io thread (docs/grpc.md).
-  greeter.handle("SayHello", say_hello, {.inline_start = true});
+  greeter.handle<hello_world::say_hello>(say_hello, {.inline_start = true});
   rpc::server grpc_server(rt, grpc_options);
   grpc_server.add(greeter);
   if (!opts->grpc_listen.empty()) {
@@ -269,6 +287,8 @@ int main(int argc, char** argv) try {
   });
   routes.get("/hello/{name}", gateway(backend, opts->backend_timeout));
   if (opts->metrics) routes.get("/metrics", metrics.endpoint());
+  // The same greeter over Connect and gRPC-Web, on HTTP/1.1 (docs/connect.md).
+  coronet::connect::mount(routes, greeter, {.allowed_origins = opts->cors_origins});
   http::server http_server(rt, std::move(routes), http_options);
 
   coronet::listener shared_port(rt, http_server, opts->port);

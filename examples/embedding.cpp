@@ -3,6 +3,7 @@
 //
 //   coronet-embedding          serve until Ctrl-C
 //   coronet-embedding --once   call both servers once, print the answers, exit
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
 #include <coronet/coronet.hpp>
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   web.listen("127.0.0.1", 0);
 
   rpc::service<HelloWorld> greeter;
-  greeter.handle("SayHello", [](grpc::CallbackServerContext&, const Greeting& req,
+  greeter.handle<hello_world::say_hello>([](coronet::rpc::context&, const Greeting& req,
                                 Greeting& reply) -> asio::awaitable<grpc::Status> {
     reply.set_message("Hello, " + req.message());
     co_return grpc::Status::OK;

@@ -11,6 +11,7 @@
 // request. `call` prints how many calls each instance answered (its "x-instance" metadata).
 #include <coronet/coronet.hpp>
 
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
 #include <asio/co_spawn.hpp>
@@ -59,12 +60,10 @@ http::middleware require_token() {
 // The same check for gRPC, on every method of every coroutine service of the server.
 rpc::middleware require_grpc_token() {
   return [](rpc::call_info& call, rpc::next_handler next) -> asio::awaitable<grpc::Status> {
-    const auto& metadata = call.context.client_metadata();
-    const auto token = metadata.find("authorization");
-    if (token == metadata.end() || token->second != "Bearer hello") {
+    if (call.context.metadata("authorization") != "Bearer hello") {
       co_return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no or wrong token");
     }
-    call.context.AddInitialMetadata("x-instance", instance);
+    call.context.add_header("x-instance", instance);
     co_return co_await next();
   };
 }
@@ -91,9 +90,8 @@ int serve(std::uint16_t port) {
   // snippet-end metrics
 
   rpc::service<HelloWorld> greeter;
-  greeter.handle(
-      "SayHello",
-      [](grpc::CallbackServerContext&, const Greeting& request,
+  greeter.handle<hello_world::say_hello>(
+      [](coronet::rpc::context&, const Greeting& request,
          Greeting& reply) -> asio::awaitable<grpc::Status> {
         reply.set_message("Hello, " + request.message());
         co_return grpc::Status::OK;

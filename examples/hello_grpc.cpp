@@ -4,6 +4,7 @@
 //     hello_grpc [NAME]        prints "Hello, NAME" (default "World")
 #include <coronet/coronet.hpp>
 
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
 #include <asio/co_spawn.hpp>
@@ -22,9 +23,8 @@ int main(int argc, char** argv) {
   coronet::runtime rt({.threads = 1});
   // snippet-begin hello_grpc_server
   rpc::service<HelloWorld> greeter;
-  greeter.handle(
-      "SayHello",
-      [](grpc::CallbackServerContext&, const Greeting& request,
+  greeter.handle<hello_world::say_hello>(
+      [](coronet::rpc::context&, const Greeting& request,
          Greeting& reply) -> asio::awaitable<grpc::Status> {
         reply.set_message("Hello, " + request.message());
         co_return grpc::Status::OK;

@@ -4,7 +4,9 @@
 
 #include <coronet/rpc/client.hpp>
 
+#include "bench.coronet.pb.h"
 #include "bench.grpc.pb.h"
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
 #include <grpcpp/grpcpp.h>

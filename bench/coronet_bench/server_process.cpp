@@ -10,7 +10,9 @@
 #include "self_signed.hpp"
 #endif
 
+#include "bench.coronet.pb.h"
 #include "bench.grpc.pb.h"
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 #include "rpc/greeters.hpp"
 
@@ -106,12 +108,12 @@ http::router bench_routes() {
     // delivered the call (as the demo serves it). The same handler on a second server with
     // default options is handed to the io thread: the grpc-hop transport.
     rpc::service<HelloWorld> greeter;
-    greeter.handle("SayHello", &say_hello, {.inline_start = true});
+    greeter.handle<hello_world::say_hello>(&say_hello, {.inline_start = true});
     rpc::service<HelloWorld> greeter_hop;
-    greeter_hop.handle("SayHello", &say_hello);
+    greeter_hop.handle<hello_world::say_hello>(&say_hello);
     rpc::service<coronet::bench::v1::Bench> streams;
-    streams.handle("ServerStream",
-                   [](grpc::CallbackServerContext&, const Greeting& req,
+    streams.handle<coronet::bench::v1::bench::server_stream>(
+                   [](coronet::rpc::context&, const Greeting& req,
                       rpc::server_writer<Greeting>& out) -> asio::awaitable<grpc::Status> {
                      int count = 0;
                      const auto& m = req.message();
@@ -123,8 +125,8 @@ http::router bench_routes() {
                      }
                      co_return grpc::Status::OK;
                    });
-    streams.handle("Bidi",
-                   [](grpc::CallbackServerContext&, rpc::server_stream<Greeting, Greeting>& s)
+    streams.handle<coronet::bench::v1::bench::bidi>(
+                   [](coronet::rpc::context&, rpc::server_stream<Greeting, Greeting>& s)
                        -> asio::awaitable<grpc::Status> {
                      Greeting in, out;
                      while (co_await s.read(in)) {

@@ -17,6 +17,7 @@
 #include <coronet/rpc/server.hpp>
 #include <coronet/runtime.hpp>
 
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
 #include <cstring>
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
   coronet::runtime rt({.threads = threads, .batch_scheduling = batch});
   coronet::metrics metrics;
   coronet::rpc::service<HelloWorld> greeter;
-  greeter.handle("SayHello", &bench::say_hello, {.inline_start = inline_start});
+  greeter.handle<hello_world::say_hello>(&bench::say_hello, {.inline_start = inline_start});
   coronet::rpc::server server(rt, {.health_service = false,
                                    .reflection = false,
                                    .metrics = with_metrics ? &metrics : nullptr,

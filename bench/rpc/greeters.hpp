@@ -10,6 +10,7 @@
 
 #if __has_include(<coronet/detail/asio.hpp>)
 #include <coronet/detail/asio.hpp>
+#include <coronet/rpc/context.hpp>
 #endif
 
 #include <string>
@@ -31,7 +32,7 @@ class raw_greeter final : public HelloWorld::CallbackService {
 
 #if __has_include(<coronet/detail/asio.hpp>)
 /// The coroutine form of the same method.
-inline asio::awaitable<grpc::Status> say_hello(grpc::CallbackServerContext&, const Greeting& req,
+inline asio::awaitable<grpc::Status> say_hello(coronet::rpc::context&, const Greeting& req,
                                                Greeting& resp) {
   resp.set_message(reply_text(req.message()));
   co_return grpc::Status::OK;

@@ -15,8 +15,11 @@
 #include <coronet/http/server.hpp>
 #include <coronet/http/url.hpp>
 #if CORONET_HAS_GRPC
+#include <coronet/connect/server.hpp>
 #include <coronet/rpc/channel.hpp>
 #include <coronet/rpc/client.hpp>
+#include <coronet/rpc/context.hpp>
+#include <coronet/rpc/method.hpp>
 #include <coronet/rpc/method_options.hpp>
 #include <coronet/rpc/server.hpp>
 #include <coronet/rpc/service.hpp>

@@ -50,6 +50,7 @@ void connection::start(std::string_view preread) {
   std::error_code ec;
   socket_.non_blocking(true, ec);
   socket_.set_option(tcp::no_delay(true), ec);
+  remote_ = socket_.remote_endpoint(ec);
   // A new connection must deliver its first request head in time, like any other.
   set_timeout(state_->options.read_header_timeout);
   if (preread.empty()) {
@@ -333,6 +334,7 @@ asio::awaitable<bool> connection::on_message() {
 #if CORONET_HAS_TLS
   req.tls_peer = tls_ ? &tls_->session.peer() : nullptr;
 #endif
+  req.remote = remote_;
   bool keep = p.keep_alive() && !state_->draining.load(std::memory_order_relaxed) &&
               (opt.max_requests_per_connection == 0 || requests_ < opt.max_requests_per_connection);
 

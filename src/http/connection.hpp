@@ -109,6 +109,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::shared_ptr<server_state> state_;
   worker& worker_;
   asio::ip::tcp::socket socket_;
+  asio::ip::tcp::endpoint remote_;  // the client's address, read once
   std::unique_ptr<tls_link> tls_;  // null: plaintext
   watchdog<connection> watchdog_;
   std::unique_ptr<exchange> ex_;

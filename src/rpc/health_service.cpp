@@ -2,6 +2,8 @@
 
 #include "health_state.hpp"
 
+#include "health.coronet.pb.h"
+
 #include <asio/cancellation_type.hpp>
 #include <asio/this_coro.hpp>
 
@@ -23,9 +25,8 @@ HealthCheckResponse::ServingStatus to_proto(serving_status status) {
 health_service::health_service(rpc::health& health) {
   // Check takes a mutex for a map lookup and never suspends: started inline, it is answered
   // on the gRPC thread that received it, without a hand-off to an io thread.
-  service_.handle(
-      "Check",
-      [&health](grpc::CallbackServerContext&, const HealthCheckRequest& request,
+  service_.handle<::grpc::health::v1::health::check>(
+      [&health](coronet::rpc::context&, const HealthCheckRequest& request,
                 HealthCheckResponse& response) -> asio::awaitable<grpc::Status> {
         const serving_status status = health.status(request.service());
         // The health checking protocol's answer for a name the server does not know. The
@@ -42,9 +43,8 @@ health_service::health_service(rpc::health& health) {
   // client reads collapse into the latest). A watch lasts as long as the client wants, so it
   // must not hold up a drain: the server's shutdown makes every status NOT_SERVING, and each
   // watch ends once it has sent that. Not inline: its wake-up timer belongs to its io thread.
-  service_.handle(
-      "Watch",
-      [&state = *health.state_](grpc::CallbackServerContext&, const HealthCheckRequest& request,
+  service_.handle<::grpc::health::v1::health::watch>(
+      [&state = *health.state_](coronet::rpc::context&, const HealthCheckRequest& request,
                                 server_writer<HealthCheckResponse>& writer)
           -> asio::awaitable<grpc::Status> {
         health_subscription subscription(state, request.service(),

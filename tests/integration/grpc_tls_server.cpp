@@ -12,6 +12,7 @@
 #include <coronet/rpc/tls.hpp>
 #include <coronet/runtime.hpp>
 
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
 #include <grpc/grpc_security_constants.h>
@@ -31,11 +32,11 @@ int main(int argc, char** argv) {
   coronet::runtime rt({.threads = 1});
   rpc::service<HelloWorld> hello;
   // snippet-begin grpc-tls-peer
-  hello.handle("SayHello", [](grpc::CallbackServerContext& ctx, const Greeting& req,
+  hello.handle<hello_world::say_hello>([](coronet::rpc::context& ctx, const Greeting& req,
                               Greeting& resp) -> asio::awaitable<grpc::Status> {
     // The verified client certificate's subject (mutual TLS); empty without one.
     std::string who = "anonymous";
-    const auto names = ctx.auth_context()->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
+    const auto names = ctx.grpc()->auth_context()->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
     if (!names.empty()) who.assign(names.front().data(), names.front().size());
     resp.set_message("hello " + req.message() + " from " + who);
     co_return grpc::Status::OK;

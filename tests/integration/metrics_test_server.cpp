@@ -5,6 +5,7 @@
 #include <coronet/coronet.hpp>
 #include <coronet/metrics.hpp>
 
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
 #include <cstdio>
@@ -33,7 +34,7 @@ int main() {
   http::server web(rt, std::move(routes), {.metrics = &metrics});
 
   rpc::service<HelloWorld> hello;
-  hello.handle("SayHello", [](grpc::CallbackServerContext&, const Greeting& req,
+  hello.handle<hello_world::say_hello>([](coronet::rpc::context&, const Greeting& req,
                               Greeting& resp) -> asio::awaitable<grpc::Status> {
     if (req.message() == "missing") co_return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such greeting");
     resp.set_message("hello " + req.message());

@@ -10,6 +10,7 @@
 #include <coronet/rpc/service.hpp>
 #include <coronet/runtime.hpp>
 
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 #include "run_process.hpp"
 
@@ -50,7 +51,7 @@ struct backend {
 
   void start(coronet::runtime& rt, rpc::server_options options = {}) {
     service = std::make_unique<rpc::service<HelloWorld>>();
-    service->handle("SayHello", [this](grpc::CallbackServerContext& ctx, const Greeting&,
+    service->handle<hello_world::say_hello>([this](coronet::rpc::context& ctx, const Greeting&,
                                        Greeting& reply) -> asio::awaitable<grpc::Status> {
       calls.fetch_add(1, std::memory_order_relaxed);
       {

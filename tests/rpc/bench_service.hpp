@@ -5,6 +5,7 @@
 #include <coronet/detail/asio.hpp>
 #include <coronet/rpc/service.hpp>
 
+#include "bench.coronet.pb.h"
 #include "bench.grpc.pb.h"
 
 #include <asio/error.hpp>
@@ -37,7 +38,7 @@ struct observations {
 // Unary: echoes; "error:<code>:<text>" answers that status; "sleep:<ms>" waits first
 // (cancellably); "throw" throws.
 inline auto unary_handler(observations& seen) {
-  return [&seen](grpc::CallbackServerContext&, const Greeting& req,
+  return [&seen](coronet::rpc::context&, const Greeting& req,
                  Greeting& resp) -> asio::awaitable<grpc::Status> {
     const std::string& m = req.message();
     struct count_finish {
@@ -67,7 +68,7 @@ inline auto unary_handler(observations& seen) {
 // Server streaming: `count` greetings "0".."count-1"; "forever" writes until a write fails.
 inline auto server_stream_handler(observations& seen) {
   // snippet-begin server_streaming
-  return [&seen](grpc::CallbackServerContext&, const Greeting& req,
+  return [&seen](coronet::rpc::context&, const Greeting& req,
                  server_writer<Greeting>& writer) -> asio::awaitable<grpc::Status> {
     ++seen.streams_started;
     struct count_cut_short {
@@ -95,7 +96,7 @@ inline auto server_stream_handler(observations& seen) {
 // Client streaming: joins every message with ','.
 inline auto client_stream_handler() {
   // snippet-begin client_streaming
-  return [](grpc::CallbackServerContext&, server_reader<Greeting>& reader,
+  return [](coronet::rpc::context&, server_reader<Greeting>& reader,
             Greeting& resp) -> asio::awaitable<grpc::Status> {
     std::string joined;
     for (Greeting msg; co_await reader.read(msg);) {
@@ -111,7 +112,7 @@ inline auto client_stream_handler() {
 // Bidi: one coroutine reads, another writes "echo: " + message, joined by a channel.
 inline auto bidi_handler() {
   // snippet-begin bidi
-  return [](grpc::CallbackServerContext&,
+  return [](coronet::rpc::context&,
             server_stream<Greeting, Greeting>& stream) -> asio::awaitable<grpc::Status> {
     using namespace asio::experimental::awaitable_operators;
     constexpr auto no_throw = asio::experimental::as_tuple(asio::use_awaitable);
@@ -143,10 +144,10 @@ inline auto bidi_handler() {
 }
 
 inline void bind_bench(coronet::rpc::service<Bench>& svc, observations& seen) {
-  svc.handle("Unary", unary_handler(seen))
-      .handle("ServerStream", server_stream_handler(seen))
-      .handle("ClientStream", client_stream_handler())
-      .handle("Bidi", bidi_handler());
+  svc.handle<coronet::bench::v1::bench::unary>(unary_handler(seen))
+      .handle<coronet::bench::v1::bench::server_stream>(server_stream_handler(seen))
+      .handle<coronet::bench::v1::bench::client_stream>(client_stream_handler())
+      .handle<coronet::bench::v1::bench::bidi>(bidi_handler());
 }
 
 }  // namespace coronet_test

@@ -4,9 +4,9 @@
 
 #include <coronet/rpc/client.hpp>
 
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
-#include <google/protobuf/empty.pb.h>
 #include <grpcpp/server_builder.h>
 
 #include <asio/steady_timer.hpp>
@@ -281,34 +281,6 @@ TEST(rpc_server, channel_args_and_configure_apply_to_the_server) {
   EXPECT_EQ(reply.message(), "options");
   rt.stop();
   runner.join();
-}
-
-// The error's text, or "" when `bind` does not throw std::invalid_argument.
-template <class Bind>
-std::string rejection(Bind bind) {
-  try {
-    bind();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
-
-TEST(rpc_service, handle_rejects_a_method_it_does_not_have_or_a_handler_that_does_not_fit) {
-  coronet::rpc::service<Bench> svc;
-  EXPECT_EQ(rejection([&] { svc.handle("NoSuchMethod", client_stream_handler()); }),
-            "coronet::rpc: no method coronet.bench.v1.Bench/NoSuchMethod");
-  EXPECT_EQ(rejection([&] { svc.handle("Unary", client_stream_handler()); }),
-            "coronet::rpc: coronet.bench.v1.Bench/Unary is unary, the handler is "
-            "client streaming");
-  // The right kind with other message types.
-  auto wrong_types = [](grpc::CallbackServerContext&, const google::protobuf::Empty&,
-                        Greeting&) -> asio::awaitable<grpc::Status> { co_return grpc::Status::OK; };
-  EXPECT_EQ(rejection([&] { svc.handle("Unary", wrong_types); }),
-            "coronet::rpc: coronet.bench.v1.Bench/Unary takes Greeting and returns Greeting; "
-            "the handler's message types differ");
-  observations seen;
-  EXPECT_EQ(rejection([&] { svc.handle("Unary", unary_handler(seen)); }), "");
 }
 
 }  // namespace

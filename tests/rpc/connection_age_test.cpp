@@ -9,6 +9,7 @@
 #include <coronet/rpc/service.hpp>
 #include <coronet/runtime.hpp>
 
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
 #include <asio/steady_timer.hpp>
@@ -40,7 +41,7 @@ constexpr auto age = 300ms;
 class aged_server {
  public:
   aged_server() : server_(rt_, {.max_connection_age = age, .max_connection_age_grace = 3s}) {
-    hello_.handle("SayHello", [this](grpc::CallbackServerContext& ctx, const Greeting& request,
+    hello_.handle<hello_world::say_hello>([this](coronet::rpc::context& ctx, const Greeting& request,
                                      Greeting& reply) -> asio::awaitable<grpc::Status> {
       {
         std::lock_guard lock(mutex_);

@@ -6,6 +6,7 @@
 #include <coronet/rpc/client.hpp>
 #include <coronet/rpc/service.hpp>
 
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
 #include <grpcpp/server.h>
@@ -23,7 +24,7 @@ namespace {
 TEST(foreign_peer, python_grpcio_client_calls_unary_streaming_health_and_reflection) {
   coronet::runtime rt({.threads = 2, .handle_signals = false});
   rpc::service<HelloWorld> hello;
-  hello.handle("SayHello", [](grpc::CallbackServerContext&, const Greeting& req,
+  hello.handle<hello_world::say_hello>([](coronet::rpc::context&, const Greeting& req,
                               Greeting& resp) -> asio::awaitable<grpc::Status> {
     resp.set_message("hello " + req.message());
     co_return grpc::Status::OK;

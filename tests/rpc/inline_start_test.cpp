@@ -37,9 +37,8 @@ struct placement {
 class placement_server {
  public:
   explicit placement_server(rpc::method_options options) : server_(rt_, {}) {
-    bench_.handle(
-        "Unary",
-        [this](grpc::CallbackServerContext&, const Greeting& req,
+    bench_.handle<coronet::bench::v1::bench::unary>(
+        [this](coronet::rpc::context&, const Greeting& req,
                Greeting& resp) -> asio::awaitable<grpc::Status> {
           seen_.before_on_io_thread = rt_.current_executor().has_value();
           if (req.message() == "sleep") {

@@ -63,9 +63,7 @@ rpc::middleware tracing(journal& j, std::string name) {
 // UNAUTHENTICATED unless the client sent "authorization: Bearer secret".
 rpc::middleware authenticate() {
   return [](rpc::call_info& call, rpc::next_handler next) -> asio::awaitable<grpc::Status> {
-    const auto& md = call.context.client_metadata();
-    const auto it = md.find("authorization");
-    if (it == md.end() || it->second != "Bearer secret") {
+    if (call.context.metadata("authorization") != "Bearer secret") {
       co_return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing or wrong token");
     }
     co_return co_await next();
@@ -75,9 +73,9 @@ rpc::middleware authenticate() {
 // Initial metadata on the way in, trailing metadata on the way out.
 rpc::middleware tagging() {
   return [](rpc::call_info& call, rpc::next_handler next) -> asio::awaitable<grpc::Status> {
-    call.context.AddInitialMetadata("x-served-by", "coronet");
+    call.context.add_header("x-served-by", "coronet");
     auto status = co_await next();
-    call.context.AddTrailingMetadata("x-method", std::string(call.method));
+    call.context.add_trailer("x-method", std::string(call.method));
     co_return status;
   };
 }

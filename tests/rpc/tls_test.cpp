@@ -9,6 +9,7 @@
 #include <coronet/rpc/tls.hpp>
 #include <coronet/runtime.hpp>
 
+#include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
 
 #include <grpc/grpc_security_constants.h>
@@ -72,10 +73,10 @@ rpc::server_tls mutual(bool require_client_certificate = true) {
 class tls_greeter {
  public:
   explicit tls_greeter(rpc::server_tls tls) {
-    hello_.handle("SayHello", [](grpc::CallbackServerContext& ctx, const Greeting& req,
+    hello_.handle<hello_world::say_hello>([](coronet::rpc::context& ctx, const Greeting& req,
                                  Greeting& resp) -> asio::awaitable<grpc::Status> {
       std::string who = "anonymous";
-      const auto names = ctx.auth_context()->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
+      const auto names = ctx.grpc()->auth_context()->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
       if (!names.empty()) who.assign(names.front().data(), names.front().size());
       resp.set_message("hello " + req.message() + " from " + who);
       co_return grpc::Status::OK;

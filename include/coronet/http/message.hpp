@@ -10,6 +10,8 @@
 
 #include <coronet/detail/asio.hpp>
 
+#include <asio/ip/tcp.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -129,6 +131,8 @@ struct request {
   /// Over TLS (a listen_tls() port): the peer's verified identity and what the handshake
   /// agreed, valid while the handler runs; null over plaintext.
   const tls::peer* tls_peer = nullptr;
+  /// The client's address (the proxy's, behind one).
+  asio::ip::tcp::endpoint remote;
 
   /// The target up to '?'.
   [[nodiscard]] std::string_view path() const noexcept { return target_path(target); }

@@ -2,20 +2,20 @@
 // interceptor does: authentication, request ids, access logs, metrics.
 //
 // A middleware is a coroutine given the call (`call_info`: the method's full name, its kind,
-// its grpc::CallbackServerContext for metadata, peer and deadline) and `next`, the rest of
+// its rpc::context for metadata, peer and deadline) and `next`, the rest of
 // the chain (the middleware after it, then the handler). It continues with `co_await next()`,
 // which returns the handler's status, or returns a status without calling it, or adds
 // metadata, or catches what `next` throws:
 //
 //     greeter.use([](rpc::call_info& call, rpc::next_handler next) -> asio::awaitable<grpc::Status> {
-//       const auto& md = call.context.client_metadata();
-//       if (md.find("authorization") == md.end()) {
+//       if (!call.context.metadata("authorization")) {
 //         co_return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no credentials");
 //       }
-//       call.context.AddInitialMetadata("x-served-by", "coronet");
+//       call.context.add_header("x-served-by", "coronet");
 //       co_return co_await next();
 //     });
 //
+// The same chain runs whichever protocol carried the call: gRPC, Connect or gRPC-Web.
 // service::use installs one on every method of a service (service.hpp), outer first. A
 // method whose service has none calls its handler directly: no frame, no allocation. The
 // chain runs where the handler would: on the io thread, or for a method bound with
@@ -23,6 +23,9 @@
 // middleware or handler suspends first. Cancellation reaches whatever is suspended. An
 // exception leaving the chain finishes the call with UNKNOWN, as a handler's does.
 #pragma once
+
+#include <coronet/rpc/context.hpp>
+#include <coronet/rpc/method.hpp>
 
 #include <asio/awaitable.hpp>
 
@@ -33,23 +36,16 @@
 #include <string_view>
 #include <vector>
 
-namespace grpc {
-class CallbackServerContext;
-}  // namespace grpc
-
 namespace coronet::rpc {
-
-/// The four kinds of RPC, as the .proto declares a method.
-enum class method_kind { unary, server_streaming, client_streaming, bidi };
 
 /// The call a middleware runs around. Lives until the call is finished.
 struct call_info {
   /// The method's full name, as on the wire: "/HelloWorld/SayHello".
   std::string_view method;
   method_kind kind;
-  /// The call's context: client_metadata(), AddInitialMetadata(), AddTrailingMetadata(),
-  /// peer(), deadline(), auth_context().
-  grpc::CallbackServerContext& context;
+  /// The call's context (context.hpp): metadata, deadline, peer, response headers and
+  /// trailers, whichever protocol carried the call.
+  rpc::context& context;
 };
 
 namespace detail {

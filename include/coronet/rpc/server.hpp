@@ -10,7 +10,7 @@
 //
 //     coronet::runtime rt;
 //     coronet::rpc::service<HelloWorld> greeter;
-//     greeter.handle("SayHello", say_hello);
+//     greeter.handle<hello_world::say_hello>(say_hello);
 //     coronet::rpc::server server(rt);
 //     server.add(greeter);
 //     server.listen("127.0.0.1", 50051);

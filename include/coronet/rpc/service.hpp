@@ -1,23 +1,30 @@
 // coronet::rpc::service — serve a generated gRPC service with coroutine handlers.
 //
 // Wraps the generated `CallbackService` of a service class (e.g. `HelloWorld`) and binds
-// each method, by name, to a coroutine. The handler's parameters say which kind of RPC it
-// serves and are checked against the .proto at registration; no reactor class in sight:
+// each method, named by the tag protoc-gen-coronet generates for it (method.hpp), to a
+// coroutine. The handler's parameters say which kind of RPC it serves and are checked
+// against the .proto when the program compiles; no reactor class in sight:
+//
+//     #include "hello.coronet.pb.h"
 //
 //     coronet::rpc::service<HelloWorld> greeter;
-//     greeter.handle("SayHello", [](grpc::CallbackServerContext&, const Greeting& req,
-//                                   Greeting& resp) -> asio::awaitable<grpc::Status> {
-//       resp.set_message("hello " + req.message());
+//     greeter.handle<hello_world::say_hello>([](rpc::context&, const Greeting& req,
+//                                               Greeting& resp) -> asio::awaitable<grpc::Status> {
+//       resp.set_message("Hello, " + req.message());
 //       co_return grpc::Status::OK;
 //     });
-//     server.add(greeter);                    // coronet::rpc::server, see server.hpp
+//     server.add(greeter);                    // gRPC: coronet::rpc::server, see server.hpp
+//     connect::mount(routes, greeter);        // Connect and gRPC-Web: connect/server.hpp
 //
 // Handler signatures (all return asio::awaitable<grpc::Status>; the status ends the call):
-//   unary             (grpc::CallbackServerContext&, const Request&, Response&)
-//   server streaming  (grpc::CallbackServerContext&, const Request&, server_writer<Response>&)
-//   client streaming  (grpc::CallbackServerContext&, server_reader<Request>&, Response&)
-//   bidi              (grpc::CallbackServerContext&, server_stream<Request, Response>&)
+//   unary             (rpc::context&, const Request&, Response&)
+//   server streaming  (rpc::context&, const Request&, server_writer<Response>&)
+//   client streaming  (rpc::context&, server_reader<Request>&, Response&)
+//   bidi              (rpc::context&, server_stream<Request, Response>&)
+// The same handler serves every protocol; rpc::context (context.hpp) is the call's metadata,
+// deadline, peer and response headers whichever carried it.
 //
+// Over gRPC:
 // Each call's handler runs on one executor of the server's runtime (round robin), inside one
 // of that io_context's pooled worker coroutines (detail/call_pool.hpp) rather than a
 // co_spawn of its own. By default it never runs on a gRPC thread: the thread that delivers
@@ -28,14 +35,17 @@
 // timers and client calls complete with operation_aborted) and make pending reads and
 // writes complete with false. An exception leaving a handler finishes the call with
 // UNKNOWN. Methods without a handler answer UNIMPLEMENTED. Methods are bound before the
-// service is added to a server.
+// service is added to a server. Over Connect and gRPC-Web a call's handler runs on the io
+// thread of the HTTP connection that carried it.
 //
 // Middleware (middleware.hpp) runs around every handler of the service, outer first:
 //
 //     greeter.use(log_calls).use(authenticate);   // log_calls, authenticate, then the handler
 #pragma once
 
+#include <coronet/rpc/context.hpp>
 #include <coronet/rpc/detail/reactors.hpp>
+#include <coronet/rpc/method.hpp>
 #include <coronet/rpc/method_options.hpp>
 #include <coronet/rpc/middleware.hpp>
 #include <coronet/rpc/stream.hpp>
@@ -66,30 +76,36 @@ class service final : public detail::service_binding {
   service(const service&) = delete;
   service& operator=(const service&) = delete;
 
-  /// Binds `method` (its name in the .proto, e.g. "SayHello") to `handler`, a non-generic
-  /// callable with one of the signatures listed at the top of this header. Throws
-  /// std::invalid_argument when the service has no such method or its kind or message types
-  /// differ from the handler's. Call before the service is added to a server.
-  template <class Handler>
-  service& handle(std::string_view method, Handler handler) {
-    return handle(method, std::move(handler), defaults_);
+  /// Binds the method named by the generated tag `Method` (see method.hpp) to `handler`, a
+  /// non-generic callable with one of the signatures listed at the top of this header. A
+  /// method of another service, or a handler of the wrong kind or message types, does not
+  /// compile. Call before the service is added to a server or mounted.
+  template <method_tag Method, class Handler>
+  service& handle(Handler handler) {
+    return handle<Method>(std::move(handler), defaults_);
   }
 
   /// As above, with options for this method's calls (e.g. `{.inline_start = true}`).
-  template <class Handler>
-  service& handle(std::string_view method, Handler handler, method_options options) {
+  template <method_tag Method, class Handler>
+  service& handle(Handler handler, method_options options) {
+    static_assert(std::is_same_v<typename Method::service, Grpc>,
+                  "coronet::rpc::service::handle: the method belongs to another service");
     using traits = detail::handler_traits<Handler>;
-    using request = typename traits::request;
-    using response = typename traits::response;
-    const int index = detail::method_index(Grpc::service_full_name(), method, traits::kind,
-                                           request::descriptor(), response::descriptor());
-    auto owned = std::make_shared<Handler>(std::move(handler));
-    Handler& h = *owned;
-    handlers_.push_back(std::move(owned));
-    const auto& bound = methods_.emplace_back(detail::bound_method{
-        detail::method_path(Grpc::service_full_name(), method), traits::kind,
-        options, &this->middleware_});
-    native_.bind(index, make_method_handler<request, response>(h, bound));
+    static_assert(traits::kind == Method::kind,
+                  "coronet::rpc::service::handle: the handler's parameters are not of the "
+                  "method's kind (unary: (rpc::context&, const Request&, Response&); server "
+                  "streaming: (rpc::context&, const Request&, server_writer<Response>&); "
+                  "client streaming: (rpc::context&, server_reader<Request>&, Response&); "
+                  "bidi: (rpc::context&, server_stream<Request, Response>&))");
+    static_assert(std::is_same_v<typename traits::request, typename Method::request>,
+                  "coronet::rpc::service::handle: the handler's request type is not the "
+                  "method's");
+    static_assert(std::is_same_v<typename traits::response, typename Method::response>,
+                  "coronet::rpc::service::handle: the handler's response type is not the "
+                  "method's");
+    bind<typename Method::request, typename Method::response>(
+        Method::index, std::string(Method::path), Method::no_side_effects, std::move(handler),
+        options);
     return *this;
   }
 
@@ -110,6 +126,19 @@ class service final : public detail::service_binding {
       this->MarkMethodCallback(index, handler);
     }
   };
+
+  template <class Request, class Response, class Handler>
+  void bind(int index, std::string path, bool no_side_effects, Handler handler,
+            method_options options) {
+    using traits = detail::handler_traits<Handler>;
+    auto owned = std::make_shared<Handler>(std::move(handler));
+    Handler& h = *owned;
+    handlers_.push_back(std::move(owned));
+    const auto& bound = this->methods_.emplace_back(detail::bound_method{
+        std::move(path), traits::kind, options, &this->middleware_, no_side_effects,
+        detail::erase<traits::kind, Request, Response>(h)});
+    native_.bind(index, make_method_handler<Request, Response>(h, bound));
+  }
 
   template <class Request, class Response, class Handler>
   grpc::internal::MethodHandler* make_method_handler(Handler& h, const detail::bound_method& m) {
@@ -148,7 +177,6 @@ class service final : public detail::service_binding {
   method_options defaults_;
   native_service native_;
   std::vector<std::shared_ptr<void>> handlers_;
-  std::deque<detail::bound_method> methods_;  // a deque: calls refer to its elements
 };
 
 }  // namespace coronet::rpc

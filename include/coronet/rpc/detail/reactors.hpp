@@ -3,7 +3,9 @@
 // parameter list, and the binding the server sees. Users never name anything here.
 #pragma once
 
+#include <coronet/rpc/context.hpp>
 #include <coronet/rpc/detail/call_pool.hpp>
+#include <coronet/rpc/detail/erased_method.hpp>
 #include <coronet/rpc/detail/pending_op.hpp>
 #include <coronet/rpc/method_options.hpp>
 #include <coronet/rpc/middleware.hpp>
@@ -21,6 +23,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,21 +35,15 @@
 namespace google::protobuf {
 class Descriptor;
 }
+namespace grpc {
+class CallbackServerContext;
+}
 
 namespace coronet::rpc {
 
 namespace detail {
 
 using rpc::method_kind;
-
-/// Index of `method` in the generated service `service_name`, after checking that the
-/// .proto declares it with this kind and these message types. Throws std::invalid_argument.
-int method_index(const char* service_name, std::string_view method, method_kind kind,
-                 const google::protobuf::Descriptor* request,
-                 const google::protobuf::Descriptor* response);
-
-/// The name of a method on the wire: "/" service "/" method.
-std::string method_path(const char* service_name, std::string_view method);
 
 /// Where a new call's handler runs: an executor of the server's runtime and the call pool
 /// of that executor's io_context.
@@ -65,6 +62,20 @@ struct bound_method {
   method_kind kind;
   method_options options;
   const std::vector<middleware>* chain;  // the service's middleware, empty when none
+  bool no_side_effects = false;          // idempotency_level = NO_SIDE_EFFECTS
+  erased_method erased;                  // how the HTTP protocols call the handler
+};
+
+/// An rpc::context over grpc++'s: what a call's handler sees when it came over gRPC.
+class grpc_call_context final : public context {
+ public:
+  grpc_call_context(std::string_view method, grpc::CallbackServerContext& ctx);
+  std::optional<std::string_view> metadata(std::string_view key) const override;
+  std::vector<std::pair<std::string_view, std::string_view>> all_metadata() const override;
+  std::string peer() const override;
+  bool cancelled() const noexcept override;
+  void add_header(std::string_view key, std::string_view value) override;
+  void add_trailer(std::string_view key, std::string_view value) override;
 };
 
 // What the four reactors share: starting the handler on its io thread (a call_pool worker
@@ -76,7 +87,8 @@ template <class Reactor>
 class call_reactor : public Reactor, public pooled_call, public chained_call {
  public:
   call_reactor(call_site site, const bound_method& method, grpc::CallbackServerContext& ctx)
-      : chained_call(*method.chain, call_info{method.name, method.kind, ctx}),
+      : chained_call(*method.chain, call_info{method.name, method.kind, context_}),
+        context_(method.name, ctx),
         ex_(std::move(site.executor)),
         pool_(site.pool),
         inline_start_(method.options.inline_start) {}
@@ -103,6 +115,8 @@ class call_reactor : public Reactor, public pooled_call, public chained_call {
   }
 
  protected:
+  grpc_call_context context_;  // what the handler sees of the call
+
   // Starts the handler: inline (a parked worker runs it on this gRPC thread until it
   // suspends) or by handing the call to a worker on the handler's io thread. Called last
   // in the reactor's constructor: gRPC binds the reactor, and only then may call OnCancel
@@ -202,20 +216,18 @@ class unary_reactor final : public call_reactor<grpc::ServerUnaryReactor> {
                 grpc::CallbackServerContext* ctx, const Request* request, Response* response)
       : call_reactor(std::move(site), method, *ctx),
         handler_(handler),
-        ctx_(*ctx),
         request_(*request),
         response_(*response) {
     launch();
   }
   asio::awaitable<grpc::Status> run() override {
     if (this->chained()) return this->run_chain();
-    return handler_(ctx_, request_, response_);
+    return handler_(this->context_, request_, response_);
   }
-  asio::awaitable<grpc::Status> invoke() override { return handler_(ctx_, request_, response_); }
+  asio::awaitable<grpc::Status> invoke() override { return handler_(this->context_, request_, response_); }
 
  private:
   Handler& handler_;
-  grpc::CallbackServerContext& ctx_;
   const Request& request_;
   Response& response_;
 };
@@ -228,16 +240,15 @@ class write_reactor final : public call_reactor<grpc::ServerWriteReactor<Respons
                 grpc::CallbackServerContext* ctx, const Request* request)
       : call_reactor<grpc::ServerWriteReactor<Response>>(std::move(site), method, *ctx),
         handler_(handler),
-        ctx_(*ctx),
         request_(*request),
         writer_(*this) {
     this->launch();
   }
   asio::awaitable<grpc::Status> run() override {
     if (this->chained()) return this->run_chain();
-    return handler_(ctx_, request_, writer_);
+    return handler_(this->context_, request_, writer_);
   }
-  asio::awaitable<grpc::Status> invoke() override { return handler_(ctx_, request_, writer_); }
+  asio::awaitable<grpc::Status> invoke() override { return handler_(this->context_, request_, writer_); }
   void start_write(const Response* message) override { this->StartWrite(message); }
   void OnWriteDone(bool ok) override {
     this->write_failed = !ok;
@@ -246,7 +257,6 @@ class write_reactor final : public call_reactor<grpc::ServerWriteReactor<Respons
 
  private:
   Handler& handler_;
-  grpc::CallbackServerContext& ctx_;
   const Request& request_;
   server_writer<Response> writer_;
 };
@@ -259,16 +269,15 @@ class read_reactor final : public call_reactor<grpc::ServerReadReactor<Request>>
                grpc::CallbackServerContext* ctx, Response* response)
       : call_reactor<grpc::ServerReadReactor<Request>>(std::move(site), method, *ctx),
         handler_(handler),
-        ctx_(*ctx),
         response_(*response),
         reader_(*this) {
     this->launch();
   }
   asio::awaitable<grpc::Status> run() override {
     if (this->chained()) return this->run_chain();
-    return handler_(ctx_, reader_, response_);
+    return handler_(this->context_, reader_, response_);
   }
-  asio::awaitable<grpc::Status> invoke() override { return handler_(ctx_, reader_, response_); }
+  asio::awaitable<grpc::Status> invoke() override { return handler_(this->context_, reader_, response_); }
   void start_read(Request* message) override { this->StartRead(message); }
   void OnReadDone(bool ok) override {
     this->read_ended = !ok;
@@ -277,7 +286,6 @@ class read_reactor final : public call_reactor<grpc::ServerReadReactor<Request>>
 
  private:
   Handler& handler_;
-  grpc::CallbackServerContext& ctx_;
   Response& response_;
   server_reader<Request> reader_;
 };
@@ -291,15 +299,14 @@ class bidi_reactor final : public call_reactor<grpc::ServerBidiReactor<Request, 
                grpc::CallbackServerContext* ctx)
       : call_reactor<grpc::ServerBidiReactor<Request, Response>>(std::move(site), method, *ctx),
         handler_(handler),
-        ctx_(*ctx),
         stream_(*this, *this) {
     this->launch();
   }
   asio::awaitable<grpc::Status> run() override {
     if (this->chained()) return this->run_chain();
-    return handler_(ctx_, stream_);
+    return handler_(this->context_, stream_);
   }
-  asio::awaitable<grpc::Status> invoke() override { return handler_(ctx_, stream_); }
+  asio::awaitable<grpc::Status> invoke() override { return handler_(this->context_, stream_); }
   void start_read(Request* message) override { this->StartRead(message); }
   void start_write(const Response* message) override { this->StartWrite(message); }
   void OnReadDone(bool ok) override {
@@ -313,7 +320,6 @@ class bidi_reactor final : public call_reactor<grpc::ServerBidiReactor<Request, 
 
  private:
   Handler& handler_;
-  grpc::CallbackServerContext& ctx_;
   server_stream<Request, Response> stream_;
 };
 
@@ -322,25 +328,25 @@ template <class... Params>
 struct handler_shape;
 
 template <class Request, class Response>
-struct handler_shape<grpc::CallbackServerContext&, const Request&, Response&> {
+struct handler_shape<context&, const Request&, Response&> {
   static constexpr auto kind = method_kind::unary;
   using request = Request;
   using response = Response;
 };
 template <class Request, class Response>
-struct handler_shape<grpc::CallbackServerContext&, const Request&, server_writer<Response>&> {
+struct handler_shape<context&, const Request&, server_writer<Response>&> {
   static constexpr auto kind = method_kind::server_streaming;
   using request = Request;
   using response = Response;
 };
 template <class Request, class Response>
-struct handler_shape<grpc::CallbackServerContext&, server_reader<Request>&, Response&> {
+struct handler_shape<context&, server_reader<Request>&, Response&> {
   static constexpr auto kind = method_kind::client_streaming;
   using request = Request;
   using response = Response;
 };
 template <class Request, class Response>
-struct handler_shape<grpc::CallbackServerContext&, server_stream<Request, Response>&> {
+struct handler_shape<context&, server_stream<Request, Response>&> {
   static constexpr auto kind = method_kind::bidi;
   using request = Request;
   using response = Response;
@@ -372,6 +378,13 @@ class service_binding {
   call_site next_site() const { return next_site_(); }
 
   std::vector<middleware> middleware_;  // outer first; every call of the service refers to it
+  std::deque<bound_method> methods_;    // a deque: calls refer to its elements
+
+ public:
+  /// The methods bound so far, for the HTTP protocols' adapter.
+  [[nodiscard]] const std::deque<bound_method>& methods() const noexcept { return methods_; }
+  /// The service's middleware, outer first.
+  [[nodiscard]] const std::vector<middleware>& chain() const noexcept { return middleware_; }
 
  private:
   call_site_source next_site_;
