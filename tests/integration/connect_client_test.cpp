@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -281,6 +282,24 @@ TEST_F(connect_client_test, awaitable_outlives_the_arguments_it_was_made_from) {
   auto [status, reply] = run(ctx_, std::move(*later));
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(reply.message(), "kept|");
+}
+
+// The example of docs/connect.md, compiled and run here.
+asio::awaitable<std::string> documented_call(http::client& web, std::string base_url) {
+  // snippet-begin connect_call
+  Greeting hi;
+  hi.set_message("x");
+  coronet::connect::call_options options{.timeout = std::chrono::seconds(2)};
+  options.metadata.emplace_back("authorization", "Bearer t");
+  auto [status, reply] =
+      co_await coronet::connect::call<bench::unary>(web, base_url, hi, std::move(options));
+  if (!status.ok()) std::cerr << status.error_code() << " " << status.error_message() << "\n";
+  // snippet-end connect_call
+  co_return status.ok() ? reply.message() : status.error_message();
+}
+
+TEST_F(connect_client_test, documented_example_works) {
+  EXPECT_EQ(run(ctx_, documented_call(client_, base_)), "x");
 }
 
 TEST_F(connect_client_test, refused_connection_is_unavailable) {

@@ -1,5 +1,5 @@
-// connect::call — calls a unary method of a Connect service (coronet's connect::mount,
-// connect-go, connect-es's Node server, ...) over coronet's HTTP/1.1 client, naming the
+// connect::call — calls a unary method of a Connect service (coronet's connect::mount, or
+// any server speaking Connect's unary protocol) over coronet's HTTP/1.1 client, naming the
 // method by its generated tag:
 //
 //     http::client web(co_await asio::this_coro::executor);
