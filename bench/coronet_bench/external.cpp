@@ -196,7 +196,7 @@ measurement run_wrk(const run_spec& spec, const server_link& server) {
   std::string script;
   std::string path = "/";
   if (spec.transport == "http-rpc") {
-    path = "/HelloWorld/SayHello";
+    path = plain_rpc_path;
     script += "wrk.method = \"POST\"\nwrk.body = " + lua_string(request_body(spec.payload)) +
               "\nwrk.headers[\"Content-Type\"] = \"application/proto\"\n";
   }

@@ -42,7 +42,7 @@ measurement run_http_rpc(const run_spec& spec, const server_link& server) {
   http::client client(ctx.get_executor(), {.request_timeout = 10s,
                                            .max_connections_per_host = spec.concurrency});
   const std::string url =
-      "http://127.0.0.1:" + std::to_string(server.http_port) + "/HelloWorld/SayHello";
+      "http://127.0.0.1:" + std::to_string(server.http_port) + std::string(plain_rpc_path);
   const std::string body = request_body(spec.payload);
   const std::size_t expected = reply_text(payload_text(spec.payload)).size();
   return drive(ctx, spec, server, spec.concurrency, [&](recorder& r, std::size_t) {
@@ -65,7 +65,7 @@ namespace {
 std::string raw_request(const run_spec& spec) {
   if (spec.transport != "http-rpc") return "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   const std::string body = request_body(spec.payload);
-  return "POST /HelloWorld/SayHello HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+  return "POST " + std::string(plain_rpc_path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
          "Content-Type: application/proto\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }

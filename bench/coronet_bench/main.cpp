@@ -1,7 +1,8 @@
 // coronet-bench — measures coronet's transports against each other on one machine.
 //
 // A forked server process (pinned to --server-cpus) serves HTTP/1.1 (GET /, and
-// POST /HelloWorld/SayHello with an application/proto Greeting), gRPC on coronet's coroutine
+// POST /plain/HelloWorld/SayHello with an application/proto Greeting; Connect and gRPC-Web
+// on /HelloWorld/SayHello, from the gRPC greeter's service object), gRPC on coronet's coroutine
 // services (HelloWorld, and Bench for streaming), and the raw callback-API HelloWorld as a
 // baseline. The load side (this process, pinned to --client-cpus) drives them, then prints
 // one row per run: throughput, exact latency percentiles, server and load-side CPU time per
@@ -82,7 +83,7 @@ int main(int argc, char** argv) {
     std::printf("; sweeps %.2f s after %.2f s", p.sweep_duration, p.sweep_warmup);
   std::printf("\n");
   if (o.rate > 0)
-    std::printf("(only http, http-rpc, grpc, grpc-raw and the concurrency sweep take --rate)\n");
+    std::printf("(only http, http-rpc, connect, grpc, grpc-raw and the concurrency sweep take --rate)\n");
   {
     utsname u{};
     uname(&u);

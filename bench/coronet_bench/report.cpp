@@ -150,9 +150,15 @@ constexpr summary_group summary_groups[] = {
     {"gRPC, raw grpc++ server", "grpc-raw", nullptr},
     {"gRPC, coroutine inline", "grpc", nullptr},
     {"gRPC, coroutine hand-off", "grpc-hop", nullptr},
+    {"Connect, proto", "connect-proto", "coronet"},
+    {"Connect, JSON", "connect-json", "coronet"},
+    {"gRPC-Web", "grpc-web", "coronet"},
 };
 // The summary_groups entries, by name, for the ratios.
-enum group { http_keep_alive, http_pipelined, grpc_raw, grpc_inline, grpc_hop };
+enum group {
+  http_keep_alive, http_pipelined, grpc_raw, grpc_inline, grpc_hop, connect_proto, connect_json,
+  grpc_web
+};
 
 bool is_external(const run_spec& s) { return s.client == "wrk" || s.client == "h2load"; }
 
@@ -219,7 +225,8 @@ void print_summary(const std::vector<measurement>& rows) {
   constexpr std::pair<group, group> pairs[] = {
       {grpc_raw, http_keep_alive},    {grpc_inline, http_keep_alive}, {grpc_inline, grpc_raw},
       {grpc_hop, grpc_raw},           {http_pipelined, http_keep_alive},
-      {grpc_raw, http_pipelined},
+      {grpc_raw, http_pipelined},     {connect_proto, http_keep_alive},
+      {connect_json, connect_proto},  {grpc_web, connect_proto},
   };
   for (const auto& l : levels) {
     for (const auto& [a, b] : pairs) ratio(l.level, summary_groups[a], summary_groups[b]);

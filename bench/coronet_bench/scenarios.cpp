@@ -1,5 +1,6 @@
 #include "scenarios.hpp"
 
+#include "connect_load.hpp"
 #include "external.hpp"
 #include "grpc_load.hpp"
 #include "http_load.hpp"
@@ -28,6 +29,11 @@ void plan_fair(planner& p) {
     // one connection at 16, 32 on each of 16 connections at 512.
     row("http-rpc", "coronet", n, &run_http_rpc, &run_wrk);
     if (n > 1) row("http-rpc", "pipelined", n == 16 ? 1 : l.connections, &run_http_pipelined, &run_wrk);
+    // Connect and gRPC-Web: the gRPC rows' greeter on the HTTP/1.1 port, keep-alive as
+    // http-rpc (no external tool speaks them at a fixed shape).
+    row("connect-proto", "coronet", n, &run_connect_unary, nullptr);
+    row("connect-json", "coronet", n, &run_connect_unary, nullptr);
+    row("grpc-web", "coronet", n, &run_grpc_web, nullptr);
     for (const char* transport : {"grpc", "grpc-hop", "grpc-raw"}) {
       // Simple: coronet's rpc::call over one channel. Best: grpc++'s completion queue over
       // one channel and over 16 (each its own connection), compared with h2load's figure.
@@ -63,9 +69,10 @@ void plan_grpc_clients(planner& p) {
 
 const std::vector<scenario>& scenario_table() {
   static const std::vector<scenario> table = {
-      {"fair", "the unary Greeting over HTTP/1.1 (keep-alive, pipelined) and gRPC (coroutine "
-               "server inline_start and hand-off, raw server; rpc::call on one channel, grpc++ completion queues on 1 and 16 "
-               "channels) at 1, 16 and 512 in flight; feeds the summary",
+      {"fair", "the unary Greeting over HTTP/1.1 (keep-alive, pipelined), Connect (proto, JSON) "
+               "and gRPC-Web (keep-alive), and gRPC (coroutine server inline_start and "
+               "hand-off, raw server; rpc::call on one channel, grpc++ completion queues on 1 "
+               "and 16 channels) at 1, 16 and 512 in flight; feeds the summary",
        &plan_fair},
       {"http", "GET / over keep-alive connections, --concurrency of them",
        [](planner& p) {
@@ -99,6 +106,19 @@ const std::vector<scenario>& scenario_table() {
          const auto c = p.o.concurrency;
          p.add({.scenario = "http-rpc", .transport = "http-rpc", .payload = 16, .connections = c,
                 .concurrency = c, .rate = p.o.rate, .run = &run_http_rpc, .external = &run_wrk});
+       }},
+      {"connect", "SayHello from the gRPC greeter's service object over Connect (proto, JSON; "
+                  "connect::call) and gRPC-Web (http::client), next to http-rpc, keep-alive",
+       [](planner& p) {
+         const auto c = p.o.concurrency;
+         for (const char* t : {"http-rpc", "connect-proto", "connect-json", "grpc-web"}) {
+           const std::string_view transport(t);
+           p.add({.scenario = "connect", .transport = t, .payload = 16, .connections = c,
+                  .concurrency = c, .rate = p.o.rate,
+                  .run = transport == "http-rpc"   ? &run_http_rpc
+                         : transport == "grpc-web" ? &run_grpc_web
+                                                   : &run_connect_unary});
+         }
        }},
       {"grpc", "SayHello on the coroutine service (inline_start), rpc::call over one channel",
        [](planner& p) {
@@ -139,8 +159,8 @@ const std::vector<scenario>& scenario_table() {
                   .connections = 1, .concurrency = c, .run = &run_grpc_unary}, true);
          }
        }},
-      {"concurrency-sweep", "http, http-rpc, grpc, grpc-raw (coronet's clients, one channel) "
-                            "at 1 to 256 in flight",
+      {"concurrency-sweep", "http, http-rpc, connect-proto, connect-json, grpc-web, grpc, "
+                            "grpc-raw (coronet's clients, one channel) at 1 to 256 in flight",
        [](planner& p) {
          for (std::size_t n : {1u, 4u, 16u, 64u, 256u}) {
            p.add({.scenario = "concurrency-sweep", .transport = "http", .connections = n,
@@ -148,6 +168,11 @@ const std::vector<scenario>& scenario_table() {
            p.add({.scenario = "concurrency-sweep", .transport = "http-rpc", .payload = 16,
                   .connections = n, .concurrency = n, .rate = p.o.rate, .run = &run_http_rpc},
                  true);
+           for (const char* t : {"connect-proto", "connect-json", "grpc-web"})
+             p.add({.scenario = "concurrency-sweep", .transport = t, .payload = 16,
+                    .connections = n, .concurrency = n, .rate = p.o.rate,
+                    .run = std::string_view(t) == "grpc-web" ? &run_grpc_web : &run_connect_unary},
+                   true);
            for (const char* t : {"grpc", "grpc-raw"})
              p.add({.scenario = "concurrency-sweep", .transport = t, .payload = 16,
                     .connections = 1, .concurrency = n, .rate = p.o.rate,

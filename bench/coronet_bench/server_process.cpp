@@ -2,6 +2,7 @@
 
 #include "options.hpp"
 
+#include <coronet/connect/server.hpp>
 #include <coronet/coronet.hpp>
 #include <coronet/rpc/server.hpp>
 #include <coronet/tls.hpp>
@@ -60,8 +61,9 @@ http::router bench_routes() {
   routes.get("/", [](http::request&) -> asio::awaitable<http::response> {
     co_return http::response::text("Hello, World!");
   });
-  // The unary RPC over plain HTTP/1.1: a serialized Greeting in, a Greeting out.
-  routes.post("/HelloWorld/SayHello", [](http::request& req) -> asio::awaitable<http::response> {
+  // The unary RPC over plain HTTP/1.1: a serialized Greeting in, a Greeting out. Under its
+  // own prefix: /HelloWorld/SayHello is the Connect and gRPC-Web route of the greeter.
+  routes.post(std::string(plain_rpc_path), [](http::request& req) -> asio::awaitable<http::response> {
     if (req.headers.get("content-type") != "application/proto")
       co_return http::response::empty(http::status::unsupported_media_type);
     Greeting in;
@@ -86,7 +88,20 @@ http::router bench_routes() {
       throw std::runtime_error(std::string("sched_setaffinity: ") + std::strerror(errno));
     coronet::runtime rt({.threads = 1, .handle_signals = false});
 
-    http::server web(rt, bench_routes(),
+    // SayHello never suspends: bound inline_start, it runs whole on the gRPC thread that
+    // delivered the call (as the demo serves it). The same handler on a second server with
+    // default options is handed to the io thread: the grpc-hop transport. The first object
+    // also answers Connect and gRPC-Web on the HTTP/1.1 port (the handler on the io thread).
+    rpc::service<HelloWorld> greeter;
+    greeter.handle<hello_world::say_hello>(&say_hello, {.inline_start = true});
+    rpc::service<HelloWorld> greeter_hop;
+    greeter_hop.handle<hello_world::say_hello>(&say_hello);
+
+    auto routes = bench_routes();
+    coronet::connect::server_options connect_options;
+    connect_options.max_message_bytes = max_message_bytes;
+    coronet::connect::mount(routes, greeter, connect_options);
+    http::server web(rt, std::move(routes),
                      {.max_body_bytes = max_message_bytes, .max_requests_per_connection = 0});
     web.listen("127.0.0.1", 0);
     std::uint16_t https_port = 0;
@@ -104,13 +119,6 @@ http::router bench_routes() {
     https_port = web.tls_port();
 #endif
 
-    // SayHello never suspends: bound inline_start, it runs whole on the gRPC thread that
-    // delivered the call (as the demo serves it). The same handler on a second server with
-    // default options is handed to the io thread: the grpc-hop transport.
-    rpc::service<HelloWorld> greeter;
-    greeter.handle<hello_world::say_hello>(&say_hello, {.inline_start = true});
-    rpc::service<HelloWorld> greeter_hop;
-    greeter_hop.handle<hello_world::say_hello>(&say_hello);
     rpc::service<coronet::bench::v1::Bench> streams;
     streams.handle<coronet::bench::v1::bench::server_stream>(
                    [](coronet::rpc::context&, const Greeting& req,

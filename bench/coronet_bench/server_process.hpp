@@ -18,6 +18,10 @@ namespace coronet_bench {
 /// What every server answers to a Greeting: "hello " + its message.
 using bench::reply_text;
 
+/// Where the HTTP/1.1 port takes SayHello as a plain application/proto POST (http-rpc);
+/// /HelloWorld/SayHello itself is the greeter's Connect and gRPC-Web route.
+constexpr std::string_view plain_rpc_path = "/plain/HelloWorld/SayHello";
+
 /// Writes all of `data` to `fd`; false on an error.
 bool write_all(int fd, std::string_view data);
 

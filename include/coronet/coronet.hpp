@@ -15,6 +15,7 @@
 #include <coronet/http/server.hpp>
 #include <coronet/http/url.hpp>
 #if CORONET_HAS_GRPC
+#include <coronet/connect/client.hpp>
 #include <coronet/connect/server.hpp>
 #include <coronet/rpc/channel.hpp>
 #include <coronet/rpc/client.hpp>
