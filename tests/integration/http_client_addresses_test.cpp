@@ -27,10 +27,13 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace http = coronet::http;
@@ -124,6 +127,40 @@ tcp::acceptor refusing(asio::io_context& ctx, const std::string& address, std::u
   return a;
 }
 
+// A server on one loopback address and a refusing socket on the other at the same port.
+// Ports are taken per address, so another program may hold the server's port on the other
+// address: then both start again on a new port.
+struct served_and_refused {
+  std::unique_ptr<one_address_server> server;
+  tcp::acceptor refused;
+};
+
+served_and_refused serve_and_refuse(asio::io_context& ctx, const std::string& served,
+                                    const std::string& refused) {
+  for (int attempt = 0;; ++attempt) {
+    auto server = std::make_unique<one_address_server>(served);
+    try {
+      auto socket = refusing(ctx, refused, server->port());
+      return {std::move(server), std::move(socket)};
+    } catch (const std::system_error& e) {
+      if (e.code() != asio::error::address_in_use || attempt == 20) throw;
+    }
+  }
+}
+
+// Two refusing sockets, on 127.0.0.1 and ::1, at one port.
+std::pair<tcp::acceptor, tcp::acceptor> refuse_on_both(asio::io_context& ctx) {
+  for (int attempt = 0;; ++attempt) {
+    auto first = refusing(ctx, "127.0.0.1", 0);
+    try {
+      auto second = refusing(ctx, "::1", first.local_endpoint().port());
+      return {std::move(first), std::move(second)};
+    } catch (const std::system_error& e) {
+      if (e.code() != asio::error::address_in_use || attempt == 20) throw;
+    }
+  }
+}
+
 // Containers may run without IPv6: the tests that need ::1 skip there.
 bool has_ipv6_loopback() {
   asio::io_context ctx;
@@ -140,9 +177,9 @@ std::string url(const std::string& host, std::uint16_t port) {
 
 TEST(client_addresses, an_ipv6_address_that_refuses_falls_back_to_the_ipv4_one) {
   if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback (::1) here";
-  one_address_server server("127.0.0.1");
   asio::io_context ctx;
-  const auto closed = refusing(ctx, "::1", server.port());
+  const auto pair = serve_and_refuse(ctx, "127.0.0.1", "::1");
+  const auto& server = *pair.server;
   stage("v6-first.addresses.test", {"::1", "127.0.0.1"});
   stage("v6-only.addresses.test", {"::1"});
 
@@ -157,9 +194,9 @@ TEST(client_addresses, an_ipv6_address_that_refuses_falls_back_to_the_ipv4_one) 
 
 TEST(client_addresses, an_ipv4_address_that_refuses_falls_back_to_the_ipv6_one) {
   if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback (::1) here";
-  one_address_server server("::1");
   asio::io_context ctx;
-  const auto closed = refusing(ctx, "127.0.0.1", server.port());
+  const auto pair = serve_and_refuse(ctx, "::1", "127.0.0.1");
+  const auto& server = *pair.server;
   stage("v4-first.addresses.test", {"127.0.0.1", "127.0.0.1", "::1"});
 
   http::client c(ctx.get_executor());
@@ -171,9 +208,8 @@ TEST(client_addresses, an_ipv4_address_that_refuses_falls_back_to_the_ipv6_one) 
 TEST(client_addresses, a_name_whose_every_address_refuses_fails_with_connection_refused) {
   if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback (::1) here";
   asio::io_context ctx;
-  auto first = refusing(ctx, "127.0.0.1", 0);
-  const auto port = first.local_endpoint().port();
-  const auto second = refusing(ctx, "::1", port);
+  const auto closed = refuse_on_both(ctx);
+  const auto port = closed.first.local_endpoint().port();
   stage("all-closed.addresses.test", {"::1", "127.0.0.1"});
 
   http::client c(ctx.get_executor());
@@ -187,10 +223,11 @@ TEST(client_addresses, a_name_whose_every_address_refuses_fails_with_connection_
 // and leaves the rest to the next one.
 TEST(client_addresses, an_address_that_never_answers_leaves_time_for_the_next) {
   if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback (::1) here";
-  one_address_server server("::1");
   asio::io_context ctx;
   // A listener that never accepts, its queue full: the kernel drops further SYNs.
-  auto silent = refusing(ctx, "127.0.0.1", server.port());
+  auto pair = serve_and_refuse(ctx, "::1", "127.0.0.1");
+  const auto& server = *pair.server;
+  auto& silent = pair.refused;
   silent.listen(0);
   std::vector<int> fillers;  // plain non-blocking sockets: Asio's connect would wait
   for (int i = 0; i < 4; ++i) {
