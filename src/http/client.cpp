@@ -143,6 +143,8 @@ client::client(asio::any_io_executor executor, client_options options)
   detail::load_client_tls(*state_);
 }
 
+client::client(asio::any_io_executor executor) : client(std::move(executor), client_options{}) {}
+
 client::~client() {
   state_->closed = true;
   state_->close_idle();

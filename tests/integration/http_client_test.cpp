@@ -144,6 +144,18 @@ TEST_F(client_test, get_returns_status_headers_and_body) {
   EXPECT_EQ(res->headers.get("content-type").value_or(""), "text/plain; charset=utf-8");
 }
 
+// The form the header's example shows: a client made inside a coroutine from the awaited
+// executor, with default options, used and destroyed there.
+TEST_F(client_test, a_client_made_inside_a_coroutine_with_default_options) {
+  start();
+  const auto body = run(ctx_, [this]() -> asio::awaitable<std::string> {
+    http::client c(co_await asio::this_coro::executor);
+    auto res = co_await c.get(url("/"));
+    co_return res ? res->body : res.error().message();
+  }());
+  EXPECT_EQ(body, "Hello, World!");
+}
+
 TEST_F(client_test, requests_carry_host_user_agent_and_caller_headers) {
   start();
   http::client c(ctx_.get_executor());

@@ -82,7 +82,11 @@ using chunk_handler = std::function<asio::awaitable<void>(std::string_view chunk
 class client {
  public:
   /// A client whose connections and timers run on `executor` (e.g. an io_context's).
-  explicit client(asio::any_io_executor executor, client_options options = {});
+  explicit client(asio::any_io_executor executor, client_options options);
+  /// The same with the default client_options. An overload rather than a default argument:
+  /// GCC 12 destroys a defaulted argument's temporary wrongly when the call also awaits
+  /// (`http::client c(co_await asio::this_coro::executor);` inside a coroutine).
+  explicit client(asio::any_io_executor executor);
   client(const client&) = delete;
   client& operator=(const client&) = delete;
   /// Closes every idle connection. Calls still in flight keep what they need alive and
