@@ -113,7 +113,7 @@ server& server::use(middleware m) {
   return *this;
 }
 
-void server::add(detail::service_binding& service) {
+void server::add_binding(detail::service_binding& service) {
   added_ = true;
   service.wrap_middleware(middleware_);
   bind(service);

@@ -125,7 +125,10 @@ class server {
   /// add(): throws std::logic_error once a coroutine service was added.
   server& use(middleware m);
   /// Registers a coroutine service; it must outlive the server. Before start().
-  void add(detail::service_binding& service);
+  template <class Grpc>
+  void add(rpc::service<Grpc>& service) {
+    add_binding(service);
+  }
   /// Registers any other grpc::Service (sync, callback or async); before start().
   void add(grpc::Service& service);
 
@@ -174,6 +177,7 @@ class server {
   void shutdown_blocking(std::chrono::milliseconds drain_timeout);
 
  private:
+  void add_binding(detail::service_binding& service);
   void bind(detail::service_binding& service);  // add() without the server's middleware
 
   runtime& runtime_;

@@ -44,6 +44,7 @@
 #pragma once
 
 #include <coronet/rpc/context.hpp>
+#include <coronet/rpc/detail/method_handlers.hpp>
 #include <coronet/rpc/detail/reactors.hpp>
 #include <coronet/rpc/method.hpp>
 #include <coronet/rpc/method_options.hpp>
@@ -121,12 +122,6 @@ class service final : public detail::service_binding {
   grpc::Service& native() noexcept override { return native_; }
 
  private:
-  struct native_service final : Grpc::CallbackService {
-    void bind(int index, grpc::internal::MethodHandler* handler) {
-      this->MarkMethodCallback(index, handler);
-    }
-  };
-
   template <class Request, class Response, class Handler>
   void bind(int index, std::string path, bool no_side_effects, Handler handler,
             method_options options) {
@@ -137,45 +132,11 @@ class service final : public detail::service_binding {
     const auto& bound = this->methods_.emplace_back(detail::bound_method{
         std::move(path), traits::kind, options, &this->middleware_, no_side_effects,
         detail::erase<traits::kind, Request, Response>(h)});
-    native_.bind(index, make_method_handler<Request, Response>(h, bound));
-  }
-
-  template <class Request, class Response, class Handler>
-  grpc::internal::MethodHandler* make_method_handler(Handler& h, const detail::bound_method& m) {
-    using traits = detail::handler_traits<Handler>;
-    using detail::method_kind;
-    if constexpr (traits::kind == method_kind::unary) {
-      return new grpc::internal::CallbackUnaryHandler<Request, Response>(
-          [this, &h, &m](grpc::CallbackServerContext* ctx, const Request* req,
-                         Response* resp) -> grpc::ServerUnaryReactor* {
-            return new detail::unary_reactor<Request, Response, Handler>(next_site(), m, h, ctx,
-                                                                         req, resp);
-          });
-    } else if constexpr (traits::kind == method_kind::server_streaming) {
-      return new grpc::internal::CallbackServerStreamingHandler<Request, Response>(
-          [this, &h, &m](grpc::CallbackServerContext* ctx,
-                         const Request* req) -> grpc::ServerWriteReactor<Response>* {
-            return new detail::write_reactor<Request, Response, Handler>(next_site(), m, h, ctx,
-                                                                         req);
-          });
-    } else if constexpr (traits::kind == method_kind::client_streaming) {
-      return new grpc::internal::CallbackClientStreamingHandler<Request, Response>(
-          [this, &h, &m](grpc::CallbackServerContext* ctx,
-                         Response* resp) -> grpc::ServerReadReactor<Request>* {
-            return new detail::read_reactor<Request, Response, Handler>(next_site(), m, h, ctx,
-                                                                        resp);
-          });
-    } else {
-      return new grpc::internal::CallbackBidiHandler<Request, Response>(
-          [this, &h, &m](grpc::CallbackServerContext* ctx)
-              -> grpc::ServerBidiReactor<Request, Response>* {
-            return new detail::bidi_reactor<Request, Response, Handler>(next_site(), m, h, ctx);
-          });
-    }
+    native_.bind(index, detail::make_method_handler<Request, Response>(*this, h, bound));
   }
 
   method_options defaults_;
-  native_service native_;
+  detail::callback_service<Grpc> native_;
   std::vector<std::shared_ptr<void>> handlers_;
 };
 

@@ -16,7 +16,6 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
-#include <grpcpp/impl/codegen/server_callback_handlers.h>
 #include <grpcpp/impl/service_type.h>
 #include <grpcpp/support/server_callback.h>
 #include <grpcpp/support/status.h>
@@ -367,6 +366,8 @@ class service_binding {
  public:
   virtual grpc::Service& native() noexcept = 0;
   void set_call_site_source(call_site_source source) { next_site_ = std::move(source); }
+  /// Where the next call runs (the server's runtime, round robin).
+  call_site next_site() const { return next_site_(); }
   /// Puts `outer` around the service's own middleware, e.g. a server's, for every service
   /// added to it. Before the service serves calls.
   void wrap_middleware(const std::vector<middleware>& outer) {
@@ -375,7 +376,6 @@ class service_binding {
 
  protected:
   ~service_binding() = default;
-  call_site next_site() const { return next_site_(); }
 
   std::vector<middleware> middleware_;  // outer first; every call of the service refers to it
   std::deque<bound_method> methods_;    // a deque: calls refer to its elements
