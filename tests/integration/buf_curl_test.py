@@ -12,7 +12,6 @@ import concurrent.futures
 import glob
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -55,16 +54,6 @@ CODES = ["canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_fo
          "unauthenticated"]
 
 
-def start(argv, pattern):
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    match = re.search(pattern, line)
-    if not match:
-        proc.kill()
-        raise RuntimeError("%s did not start: %s%s" % (argv[0], line, proc.stderr.read()))
-    return proc, int(match.group(1))
-
-
 def buf_curl(*args):
     return subprocess.run([BUF, "curl", "--timeout", "10s", *args],
                           capture_output=True, text=True, timeout=30)
@@ -88,7 +77,7 @@ class DemoTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.proc, port = start([DEMO, "--listen", "127.0.0.1:0", "--threads", "2"],
+        cls.proc, port = demo_process.start([DEMO, "--listen", "127.0.0.1:0", "--threads", "2"],
                                r"listening on 127\.0\.0\.1:(\d+)")
         cls.base = "http://127.0.0.1:%d" % port
 
@@ -129,7 +118,7 @@ class BenchTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.proc, port = start([SERVER], r"(?:listening on|port)\s+(?:\S*:)?(\d+)")
+        cls.proc, port = demo_process.start([SERVER], r"(?:listening on|port)\s+(?:\S*:)?(\d+)")
         cls.base = "http://127.0.0.1:%d/coronet.bench.v1.Bench/" % port
 
     @classmethod
