@@ -94,14 +94,6 @@ asio::awaitable<bool> connection::flush() {
   co_return !ec;
 }
 
-void connection::gather_queued(std::vector<asio::const_buffer>& bufs) const {
-  for (std::size_t i = 0; i < ex_->out_count; ++i) {
-    const auto& p = ex_->out[i];
-    bufs.emplace_back(p.head.data(), p.head.size());
-    if (!p.body.empty()) bufs.emplace_back(p.body.data(), p.body.size());
-  }
-}
-
 // Writes a buffer sequence: first one non-blocking writev (usually all of it, without
 // suspending), then an async write for what the socket did not take, under write_timeout.
 asio::awaitable<std::error_code> connection::write_now(std::vector<asio::const_buffer>& bufs) {
