@@ -2,6 +2,12 @@
 // last frame (Connect: flag 0x02 and a JSON end-of-stream message; gRPC-Web: flag 0x80 and
 // a block of trailer lines). Both run unary, server-streaming and client-streaming handlers;
 // a server stream is written as the handler produces it, through a chunked response body.
+//
+// The handler's headers (rpc::context::add_header) are HTTP headers, as Connect's and
+// gRPC-Web's own servers send them: a server stream's head waits for its first message
+// (http::stream_head::deferred), so headers added until then go out with it, or with the
+// last frame when there is no message. Headers added after the head went out can only travel
+// in the last frame, with the trailers.
 #include "streams.hpp"
 
 #include <coronet/http/body_writer.hpp>
@@ -19,12 +25,11 @@ namespace {
 
 enum class framing { connect, grpc_web };
 
-/// The status frame that ends a response.
+/// The status frame that ends a response. Headers the handler added that have not gone out
+/// as HTTP headers (added after the head was sent) travel in it, with the trailers.
 std::string final_frame(framing f, const grpc::Status& st, const http_call_context* ctx) {
   metadata_list trailers;
   if (ctx != nullptr) {
-    // Headers the handler added reach the client with the trailers: the response's head is
-    // on the wire before the handler runs.
     trailers = ctx->response_headers;
     trailers.insert(trailers.end(), ctx->response_trailers.begin(),
                     ctx->response_trailers.end());
@@ -38,6 +43,13 @@ std::string final_frame(framing f, const grpc::Status& st, const http_call_conte
                     grpc_web_trailers(st.error_code(), st.error_message(), trailers));
   }
   return frame;
+}
+
+/// Moves the headers the handler added so far into the response's HTTP headers ("-bin" values
+/// in base64, padded for gRPC-Web as its clients expect).
+void move_headers(http_call_context& ctx, http::fields& out, framing f) {
+  add_metadata_headers(out, ctx.response_headers, "", f == framing::grpc_web);
+  ctx.response_headers.clear();
 }
 
 /// The request's messages, taken out of their envelopes and decompressed.
@@ -86,12 +98,15 @@ std::optional<grpc::Status> read_envelopes(const mount_state& s, std::string_vie
   return std::nullopt;
 }
 
-/// Sends a server-streaming handler's messages as envelopes of the response body.
+/// Sends a server-streaming handler's messages as envelopes of the response body; the first
+/// one takes the handler's headers into the head, which goes out with it.
 class body_sink final : public rpc::detail::message_sink {
  public:
-  body_sink(http::body_writer& w, codec c, asio::any_io_executor ex)
-      : writer_(w), codec_(c), ex_(std::move(ex)) {}
+  body_sink(http::body_writer& w, http_call_context& ctx, codec c, framing f,
+            asio::any_io_executor ex)
+      : writer_(w), ctx_(ctx), codec_(c), frame_(f), ex_(std::move(ex)) {}
   void start_write(const message& m, rpc::detail::pending_op<bool>& done, bool& failed) override {
+    if (!writer_.head_sent()) move_headers(ctx_, writer_.headers(), frame_);
     buffer_.clear();
     append_envelope(buffer_, 0, encode(codec_, m));
     asio::co_spawn(
@@ -106,7 +121,9 @@ class body_sink final : public rpc::detail::message_sink {
 
  private:
   http::body_writer& writer_;
+  http_call_context& ctx_;
   codec codec_;
+  framing frame_;
   asio::any_io_executor ex_;
   std::string buffer_;
 };
@@ -152,11 +169,24 @@ struct stream_job {
 asio::awaitable<void> produce(std::shared_ptr<stream_job> job, http::body_writer& w) {
   const auto& m = *job->method;
   http_call_context ctx(job->protocol, m, job->headers, job->remote, deadline_of(job->timeout));
-  body_sink sink(w, job->c, co_await asio::this_coro::executor);
+  body_sink sink(w, ctx, job->c, job->frame, co_await asio::this_coro::executor);
   const auto status = co_await run_call(m, ctx, job->timeout, [&] {
     return m.erased.server_streaming(m.erased.handler, ctx, *job->request, sink);
   });
+  // No message went out: the head goes with the last frame.
+  if (!w.head_sent()) move_headers(ctx, w.headers(), job->frame);
   (void)co_await w.write(final_frame(job->frame, status, &ctx));
+}
+
+/// A whole answer (unary or client-streaming): the response message when the call succeeded
+/// and the last frame; the handler's headers as HTTP headers, its trailers in the last frame.
+http::response whole_answer(framing f, const grpc::Status& status, http_call_context& ctx,
+                            codec c, const message& response, const std::string& content_type) {
+  auto res = http::response::bytes({}, content_type);
+  if (status.ok()) append_envelope(res.body, 0, encode(c, response));
+  move_headers(ctx, res.headers, f);
+  res.body += final_frame(f, status, &ctx);
+  return res;
 }
 
 /// Serves an enveloped call: `frame` says which protocol's last frame and headers.
@@ -219,10 +249,7 @@ asio::awaitable<http::response> enveloped_call(const mount_state& s, const bound
       return erased.client_streaming(erased.handler, ctx, source, *response);
     });
     if (source.failure) status = *source.failure;
-    std::string body;
-    if (status.ok()) append_envelope(body, 0, encode(c, *response));
-    body += final_frame(frame, status, &ctx);
-    co_return http::response::bytes(std::move(body), content_type);
+    co_return whole_answer(frame, status, ctx, c, *response, content_type);
   }
 
   if (in.payloads.size() != 1) {
@@ -243,20 +270,14 @@ asio::awaitable<http::response> enveloped_call(const mount_state& s, const bound
     const auto status = co_await run_call(m, ctx, timeout, [&] {
       return erased.unary(erased.handler, ctx, *request, *response);
     });
-    std::string body;
-    if (status.ok()) append_envelope(body, 0, encode(c, *response));
-    metadata_list headers = std::move(ctx.response_headers);
-    ctx.response_headers.clear();
-    body += final_frame(frame, status, &ctx);
-    auto res = http::response::bytes(std::move(body), content_type);
-    add_metadata_headers(res.headers, headers, "", web);
-    co_return res;
+    co_return whole_answer(frame, status, ctx, c, *response, content_type);
   }
 
   auto job = std::make_shared<stream_job>(stream_job{&s, &m, frame, c, protocol, req.headers,
                                                      req.remote, timeout, std::move(request)});
-  co_return http::response::streamed(
-      [job](http::body_writer& w) { return produce(job, w); }, content_type);
+  co_return http::response::streamed([job](http::body_writer& w) { return produce(job, w); },
+                                     content_type, http::status::ok,
+                                     http::stream_head::deferred);
 }
 
 }  // namespace

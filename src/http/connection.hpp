@@ -92,8 +92,19 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   // connection_write.cpp: the answers.
-  void queue(const request& req, response& res, bool keep, bool streamed);
+  /// Serializes an answer into the queue. False when a field could split it: a 500 is
+  /// queued in its place (and `res` is left as it was).
+  bool queue(const request& req, response& res, bool keep, bool streamed);
   asio::awaitable<bool> flush();
+  /// Appends the queued answers' heads and bodies to `bufs`. (Inline: flush() is on every
+  /// request's path.)
+  void gather_queued(std::vector<asio::const_buffer>& bufs) const {
+    for (std::size_t i = 0; i < ex_->out_count; ++i) {
+      const auto& p = ex_->out[i];
+      bufs.emplace_back(p.head.data(), p.head.size());
+      if (!p.body.empty()) bufs.emplace_back(p.body.data(), p.body.size());
+    }
+  }
   asio::awaitable<std::error_code> write_now(std::vector<asio::const_buffer>& bufs);
   /// With metrics: counts `n` bytes sent; no error.
   std::error_code sent(std::size_t n) {

@@ -36,7 +36,7 @@ void consume(std::vector<asio::const_buffer>& bufs, std::size_t n) {
 
 }  // namespace
 
-void connection::queue(const request& req, response& res, bool keep, bool streamed) {
+bool connection::queue(const request& req, response& res, bool keep, bool streamed) {
   using body_kind = framing::body_kind;
   const auto code = static_cast<unsigned>(res.status);
   framing f{.keep_alive = keep, .http10 = req.version == 10};
@@ -54,12 +54,13 @@ void connection::queue(const request& req, response& res, bool keep, bool stream
   auto& out = ex_->next_out();
   if (!write_response_head(out.head, code, worker_.preamble(state_->options.server_name), res.headers,
                            f, inline_body ? std::string_view(res.body) : std::string_view())) {
-    // A field that could split the response: send none of it.
+    // A field that could split the response: send none of it. (`res` stays as it is: a
+    // streamed one's producer may be running.)
     --ex_->out_count;
     count_error(coronet::detail::http_error::invalid_response_header);
-    res = response::text("Internal Server Error\n", http::status::internal_server_error);
-    queue(req, res, keep, false);
-    return;
+    auto error = response::text("Internal Server Error\n", http::status::internal_server_error);
+    queue(req, error, keep, false);
+    return false;
   }
   ex_->out_bytes += out.head.size();
   if (with_body && !inline_body) {
@@ -67,6 +68,7 @@ void connection::queue(const request& req, response& res, bool keep, bool stream
     ex_->out_bytes += out.body.size();
   }
   if (!streamed) count_answer(req, code);  // a streamed one is counted at its end
+  return true;
 }
 
 void connection::count_answer(const request& req, unsigned code) {
@@ -84,11 +86,7 @@ asio::awaitable<bool> connection::flush() {
   if (!ex_ || ex_->out_count == 0) co_return true;
   auto& gather = ex_->gather;
   gather.clear();
-  for (std::size_t i = 0; i < ex_->out_count; ++i) {
-    const auto& p = ex_->out[i];
-    gather.emplace_back(p.head.data(), p.head.size());
-    if (!p.body.empty()) gather.emplace_back(p.body.data(), p.body.size());
-  }
+  gather_queued(gather);
   if (auto* m = worker_.metrics) m->per_write.observe(coronet::detail::per_write_bounds, ex_->out_count);
   const auto ec = co_await write_now(gather);
   ex_->out_count = 0;
@@ -143,55 +141,138 @@ asio::awaitable<std::error_code> connection::write_now(std::vector<asio::const_b
   co_return wec ? wec : sent(counted);
 }
 
+// The writer a producer gets. It sends the head too: before the producer runs
+// (stream_head::immediate), or with the first piece of the body, or at the end when there was
+// none (deferred). Every write goes out as one gather write: any queued head, then the piece
+// in its chunk framing.
 class connection::chunk_writer final : public body_writer {
  public:
-  chunk_writer(connection& c, bool chunked) : c_(c), chunked_(chunked) {}
+  chunk_writer(connection& c, const request& req, response& res, bool keep)
+      : c_(c), req_(req), res_(res), keep_(keep), chunked_(req.version >= 11) {
+    const auto code = static_cast<unsigned>(res.status);
+    has_body_ = req.method != "HEAD" && code >= 200 && code != 204 && code != 304;
+  }
+
   asio::awaitable<std::error_code> write(std::string_view data) override {
-    if (failed_) co_return failed_;
+    if (stopped_) co_return stopped_;
     if (data.empty()) co_return std::error_code{};
+    auto& bufs = c_.ex_->gather;
+    bufs.clear();
+    if (!head_sent_ && !queue_head(bufs)) co_return co_await send(bufs);
     char size_line[24];
     const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
-    std::vector<asio::const_buffer> bufs;
     if (chunked_) bufs.emplace_back(size_line, static_cast<std::size_t>(n));
     bufs.emplace_back(data.data(), data.size());
     if (chunked_) bufs.emplace_back("\r\n", 2);
-    failed_ = co_await c_.write_now(bufs);
-    c_.phase_ = phase::handling;
-    c_.watchdog_.disarm();
-    co_return failed_;
+    co_return co_await send(bufs);
   }
-  std::error_code failed_;
+  fields& headers() noexcept override { return res_.headers; }
+  bool head_sent() const noexcept override { return head_sent_; }
+
+  /// Sends the head now (stream_head::immediate). False when the body must not follow: the
+  /// connection failed, or the answer is complete without one.
+  asio::awaitable<bool> send_head() {
+    auto& bufs = c_.ex_->gather;
+    bufs.clear();
+    const bool body = queue_head(bufs);
+    co_await send(bufs);
+    co_return body && !failed_;
+  }
+
+  /// After the producer returned: ends the body, with the head when it is still waiting.
+  /// True when the connection may serve another request.
+  asio::awaitable<bool> end() {
+    if (stopped_) co_return !failed_ && keep_;
+    auto& bufs = c_.ex_->gather;
+    bufs.clear();
+    if (!head_sent_ && !queue_head(bufs)) {
+      co_await send(bufs);
+      co_return !failed_ && keep_;
+    }
+    if (chunked_) bufs.emplace_back("0\r\n\r\n", 5);
+    if (!bufs.empty()) co_await send(bufs);  // HTTP/1.0: the close ends the body
+    co_return !failed_ && keep_;
+  }
+
+  /// The producer threw. A head still waiting becomes a complete 500; after the head, ending
+  /// without the last chunk tells the client the body failed. True when the connection may
+  /// serve another request.
+  asio::awaitable<bool> fail() {
+    if (head_sent_) co_return !failed_ && stopped_ && keep_;  // the answer was complete
+    head_sent_ = true;
+    replaced_ = true;
+    c_.count_error(coronet::detail::http_error::handler_exception);
+    auto error = response::text("Internal Server Error\n", http::status::internal_server_error);
+    c_.queue(req_, error, keep_, false);
+    co_return co_await c_.flush() && keep_;
+  }
+
+  /// Whether the producer's status went out (rather than a 500 in its place).
+  [[nodiscard]] bool counts() const noexcept { return head_sent_ && !replaced_; }
 
  private:
+  // Queues the head and gathers it (behind any answers still queued) into `bufs`. False when
+  // no body may follow it: the answer has none, or a field could split it and a 500 went in
+  // its place; later writes then complete with operation_aborted.
+  bool queue_head(std::vector<asio::const_buffer>& bufs) {
+    head_sent_ = true;
+    // A deferred head's fields may have changed since the handler returned.
+    if (auto conn = res_.headers.get("connection"); conn && iequals(*conn, "close")) keep_ = false;
+    if (!chunked_) keep_ = false;
+    replaced_ = !c_.queue(req_, res_, keep_, true);
+    c_.gather_queued(bufs);
+    if (!replaced_ && has_body_) return true;
+    stopped_ = asio::error::operation_aborted;
+    return false;
+  }
+
+  asio::awaitable<std::error_code> send(std::vector<asio::const_buffer>& bufs) {
+    const auto ec = co_await c_.write_now(bufs);
+    c_.ex_->out_count = 0;
+    c_.ex_->out_bytes = 0;
+    c_.phase_ = phase::handling;
+    c_.watchdog_.disarm();
+    if (ec) failed_ = stopped_ = ec;
+    co_return stopped_;
+  }
+
   connection& c_;
+  const request& req_;
+  response& res_;
+  bool keep_;
   bool chunked_;
+  bool has_body_;
+  bool head_sent_ = false;
+  bool replaced_ = false;     // a 500 went instead of the producer's head
+  std::error_code failed_;    // the connection failed: it closes
+  std::error_code stopped_;   // what writes now complete with: failed_, or operation_aborted
 };
 
 asio::awaitable<bool> connection::stream(request& req, response& res, bool keep) {
-  const bool chunked = req.version >= 11;
-  if (!chunked) keep = false;
-  queue(req, res, keep, true);
-  if (!co_await flush()) co_return false;
-  // Counted once its status is out, whatever follows (unless queue() replaced the answer
-  // with a 500, counted there).
-  const auto counted = [&](bool more) {
-    if (res.stream) count_answer(req, static_cast<unsigned>(res.status));
-    return more;
-  };
-  if (req.method == "HEAD") co_return counted(keep);
-  chunk_writer writer(*this, chunked);
-  try {
-    co_await res.stream(writer);
-  } catch (...) {
-    // The head is gone already: ending without the last chunk tells the client it failed.
-    co_return counted(false);
+  chunk_writer writer(*this, req, res, keep);
+  bool more = false;
+  bool run = true;
+  if (res.head == stream_head::immediate) {
+    run = co_await writer.send_head();
+  } else {
+    // Earlier pipelined answers go now rather than wait for the producer's first write.
+    run = co_await flush();
+    if (!run) co_return false;
   }
-  if (writer.failed_) co_return counted(false);
-  if (chunked) {
-    std::vector<asio::const_buffer> last{asio::buffer("0\r\n\r\n", 5)};
-    if (co_await write_now(last)) co_return counted(false);
+  bool threw = false;
+  if (run) {
+    try {
+      co_await res.stream(writer);
+    } catch (...) {
+      threw = true;
+    }
+    more = threw ? co_await writer.fail() : co_await writer.end();
+  } else {
+    more = co_await writer.end();
   }
-  co_return counted(keep);
+  // Counted once its status is out, whatever followed (a 500 in its place is counted apart).
+  if (writer.counts()) count_answer(req, static_cast<unsigned>(res.status));
+  co_return more;
 }
 
 }  // namespace coronet::http::detail

@@ -131,9 +131,11 @@ response response::empty(http::status s) {
   return r;
 }
 
-response response::streamed(body_producer producer, std::string_view content_type, http::status s) {
+response response::streamed(body_producer producer, std::string_view content_type, http::status s,
+                            stream_head head) {
   response r = with_type({}, content_type, s);
   r.stream = std::move(producer);
+  r.head = head;
   return r;
 }
 

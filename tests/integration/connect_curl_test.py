@@ -119,8 +119,8 @@ def start_protocols_server(*args):
     return start([SERVER, *args], r"(?:listening on|port)\s+(?:\S*:)?(\d+)")
 
 
-def curl(*args, binary=False):
-    return subprocess.run([CURL, "-sS", "--max-time", "10", *args],
+def curl(*args, binary=False, input=None):
+    return subprocess.run([CURL, "-sS", "--max-time", "10", *args], input=input,
                           capture_output=True, text=not binary, timeout=20)
 
 
@@ -593,6 +593,7 @@ class ConnectStreamTest(ConnectCase):
             content_type, payload = "application/connect+proto", body_proto
         r = self.request("POST", path, envelope(payload),
                          {"Content-Type": content_type, "Connect-Protocol-Version": "1", **(headers or {})})
+        self.response = r
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.header("Content-Type"), content_type)
         frames = envelopes(r.body)
@@ -646,6 +647,61 @@ class ConnectStreamTest(ConnectCase):
         self.open_connection()
         self.stream(body_json={"message": "2"})
         self.assert_still_serves()
+
+    def test_a_streaming_handlers_headers_are_http_headers(self):
+        raw = bytes([0, 1, 2, 250, 255])
+        for spec, count in [("meta:3", 3), ("meta:0", 0)]:
+            with self.subTest(spec=spec):
+                messages, end = self.stream(body_json={"message": spec}, headers={
+                    "X-Echo": "stream meta", "X-Bin-Bin": base64.b64encode(raw).decode().rstrip("=")})
+                self.assertEqual([json.loads(p)["message"] for _, p in messages],
+                                 [str(i) for i in range(count)])
+                r = self.response
+                self.assertEqual(r.header("X-Echo"), "stream meta")
+                value = r.header("X-Bin-Bin")
+                self.assertIsNotNone(value, r.headers)
+                self.assertEqual(base64.b64decode(value + "=" * (-len(value) % 4)), raw)
+                # Trailers stay in the end-of-stream message, and headers are not repeated there.
+                metadata = end.get("metadata", {})
+                self.assertEqual(metadata.get("x-echo-trailer"), ["stream meta"], end)
+                self.assertNotIn("x-echo", metadata)
+                self.assertNotIn("error", end)
+                # A header added once the first message (and so the head) was out can only
+                # travel with the trailers.
+                if count:
+                    self.assertIsNone(r.header("X-Late"))
+                    self.assertEqual(metadata.get("x-late"), ["after the first message"])
+
+    def test_headers_of_a_stream_that_fails_before_any_message(self):
+        messages, end = self.stream(body_proto=greeting("meta:fail-after:0:5"),
+                                    headers={"X-Echo": "failing"})
+        self.assertEqual(messages, [])
+        self.assertEqual(end["error"]["code"], "not_found")
+        self.assertEqual(self.response.header("X-Echo"), "failing")
+        self.assertEqual(end["metadata"]["x-echo-trailer"], ["failing"])
+
+    def test_a_client_streaming_handlers_headers_are_http_headers(self):
+        body = b"".join(envelope(json.dumps({"message": m}).encode()) for m in ["a", "meta", "b"])
+        r = self.request("POST", "/coronet.bench.v1.Bench/ClientStream", body, {
+            "Content-Type": "application/connect+json", "X-Echo": "upload"})
+        self.assertEqual(r.status, 200, r.body)
+        *messages, (flags, last) = envelopes(r.body)
+        self.assertEqual([json.loads(p) for _, p in messages], [{"message": "a,meta,b"}])
+        self.assertEqual(flags, 0x02)
+        self.assertEqual(r.header("X-Echo"), "upload")
+        end = json.loads(last)
+        self.assertEqual(end["metadata"], {"x-echo-trailer": ["upload"]})
+
+    def test_curl_sees_a_streams_header_before_its_trailers(self):
+        r = curl("-i", "-H", "Content-Type: application/connect+json", "-H", "X-Echo: via curl",
+                 "--data-binary", "@-", "http://127.0.0.1:%d%s" % (self.port, STREAM),
+                 binary=True, input=envelope(b'{"message": "meta:1"}'))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        head, _, body = r.stdout.partition(b"\r\n\r\n")
+        self.assertIn(b"\r\nx-echo: via curl", head.lower())
+        (_, first), (flags, last) = envelopes(body)
+        self.assertEqual(json.loads(first), {"message": "0"})
+        self.assertEqual(json.loads(last)["metadata"]["x-echo-trailer"], ["via curl"])
 
 
 class GrpcWebTest(ConnectCase):
@@ -721,6 +777,23 @@ class GrpcWebTest(ConnectCase):
         self.assertEqual(messages, ["web meta"])
         self.assertEqual(r.header("X-Echo"), "web meta")
         self.assertEqual(trailers.get("x-echo-trailer"), "web meta")
+
+    def test_a_streaming_handlers_headers_are_http_headers(self):
+        raw = bytes([0, 1, 2, 250, 255])
+        for spec, count in [("meta:2", 2), ("meta:0", 0)]:
+            with self.subTest(spec=spec):
+                r, messages, trailers = self.call(STREAM, spec, headers={
+                    "X-Echo": "web stream", "X-Bin-Bin": base64.b64encode(raw).decode()})
+                self.assertEqual(messages, [str(i) for i in range(count)])
+                self.assertEqual(r.header("X-Echo"), "web stream")
+                # gRPC-Web clients expect padded base64.
+                self.assertEqual(base64.b64decode(r.header("X-Bin-Bin"), validate=True), raw)
+                self.assertEqual(trailers["grpc-status"], "0")
+                self.assertEqual(trailers.get("x-echo-trailer"), "web stream")
+                self.assertNotIn("x-echo", trailers)
+                if count:
+                    self.assertIsNone(r.header("X-Late"))
+                    self.assertEqual(trailers.get("x-late"), "after the first message")
 
     def test_unknown_method_is_unimplemented(self):
         # gRPC-Web clients read HTTP 404 as unimplemented too; otherwise grpc-status 12.

@@ -4,7 +4,8 @@
 // time from a FileDescriptorSet that protoc made of hello.proto and bench.proto: no generated
 // code. Asserts results, server streams, every status code in both directions of the mapping
 // (the server's code number to the client's Code), a deadline, a cancel mid-stream after which
-// the server keeps serving, and response headers and trailers.
+// the server keeps serving, and response headers and trailers (a server stream's headers
+// before its first message).
 //
 // Usage: node connect_node_test.cjs PROTOCOLS_TEST_SERVER DESCRIPTOR_SET
 // NODE_PATH must reach the packages of tests/integration/node/package.json (./x test installs
@@ -200,6 +201,30 @@ for (const [name, makeTransport] of Object.entries(transports)) {
       assert.equal(trailers.get('x-echo-trailer'), 'from node');
       assert.ok(headers.get('x-bin-bin'), 'no x-bin-bin header');
       assert.deepEqual(decodeBinaryHeader(headers.get('x-bin-bin')), raw);
+    });
+
+    test('a server stream\'s headers arrive with its first message, its trailers at the end', TIMEOUT, async () => {
+      const raw = new Uint8Array([0, 1, 2, 250, 255]);
+      for (const count of [2, 0]) {
+        let headers, trailers;
+        const got = [];
+        const stream = bench.serverStream({ message: 'meta:' + count }, {
+          headers: { 'x-echo': 'streamed', 'x-bin-bin': encodeBinaryHeader(raw) },
+          onHeader: (h) => { headers = h; },
+          onTrailer: (t) => { trailers = t; },
+        });
+        for await (const m of stream) {
+          assert.ok(headers, 'a message before the headers');
+          got.push(m.message);
+        }
+        assert.deepEqual(got, count ? ['0', '1'] : []);
+        assert.equal(headers.get('x-echo'), 'streamed');
+        assert.deepEqual(decodeBinaryHeader(headers.get('x-bin-bin')), raw);
+        assert.equal(trailers.get('x-echo-trailer'), 'streamed');
+        assert.equal(trailers.get('x-echo'), null, 'a header repeated in the trailers');
+        // Added after the first message, when the head was out: it can only be a trailer.
+        if (count) assert.equal(trailers.get('x-late'), 'after the first message');
+      }
     });
 
     test('an unknown method is Unimplemented', TIMEOUT, async () => {

@@ -876,6 +876,124 @@ class HeaderInjectionTest(ServerTestCase):
         self.assertEqual(conn.read_response().body, b"Hello, World!")
 
 
+# --------------------------------------------------------------------------------------------
+# 10. Streamed answers whose head waits for the first write (stream_head::deferred)
+
+
+class DeferredHeadTest(ServerTestCase):
+    def test_by_default_the_head_goes_out_before_the_producer_writes(self):
+        conn = self.connect()
+        conn.send(get("/stream/1?delay=2000"))
+        began = time.monotonic()
+        _, status, _, headers = conn.read_head()
+        self.assertEqual(status, 200)
+        self.assertLess(time.monotonic() - began, 1.5, "the head waited for the first write")
+        self.assertEqual(conn._read_chunked(), b"chunk 0\n")
+
+    def test_head_waits_for_the_first_write_and_carries_the_producers_headers(self):
+        conn = self.connect()
+        conn.send(get("/deferred/2?delay=600"))
+        # The producer sleeps before its first write: not even the status line may come.
+        self.assertTrue(conn.nothing_within(0.3), "the head went out before the first write")
+        res = conn.read_response()
+        self.assertEqual(res.status, 200)
+        self.assertEqual(res.header("transfer-encoding"), "chunked")
+        self.assertEqual(res.header("content-type"), "text/plain")
+        self.assertEqual(res.header("x-chunks"), "2")  # set after the handler returned
+        self.assertEqual(res.header("x-head-sent"), "no")
+        self.assertEqual(res.all("x-late"), [])  # set after the first write: never sent
+        self.assertEqual(res.body, b"chunk 0\nhead sent\nchunk 1\n")
+        conn.send(get("/"))  # keep-alive survives
+        self.assertEqual(conn.read_response().body, b"Hello, World!")
+
+    def test_a_producer_that_writes_nothing_still_sends_its_head(self):
+        c = self.http_client()
+        c.request("GET", "/deferred/0")
+        r = c.getresponse()
+        self.assertEqual((r.status, r.read()), (200, b""))
+        self.assertEqual(r.getheader("X-Chunks"), "0")
+        self.assertEqual(r.getheader("Transfer-Encoding"), "chunked")
+        c.request("GET", "/")
+        self.assertEqual(c.getresponse().read(), b"Hello, World!")
+
+    def test_curl_reads_the_deferred_head(self):
+        r = run_curl("-i", self.base + "/deferred/3")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        status, headers, body = split_head(r.stdout)
+        self.assertEqual(status, "HTTP/1.1 200 OK")
+        self.assertEqual(headers["x-chunks"], "3")
+        self.assertEqual(body, b"chunk 0\nhead sent\nchunk 1\nchunk 2\n")
+
+    def test_head_request_gets_the_producers_headers_and_no_body(self):
+        conn = self.connect()
+        conn.send(b"HEAD /deferred/3 HTTP/1.1\r\nHost: t\r\n\r\n")
+        res = conn.read_response(method="HEAD")
+        self.assertEqual(res.status, 200)
+        self.assertEqual(res.header("x-chunks"), "3")
+        # No body bytes: the next answer on the connection starts right away.
+        conn.send(get("/"))
+        self.assertEqual(conn.read_response().body, b"Hello, World!")
+
+    def test_http10_deferred_body_is_close_delimited(self):
+        conn = self.connect()
+        conn.send(get("/deferred/2", "1.0", "Connection: keep-alive\r\n"))
+        res = conn.read_response()
+        self.assertEqual(res.status, 200)
+        self.assertIsNone(res.header("transfer-encoding"))
+        self.assertIsNone(res.header("content-length"))
+        self.assertEqual(res.header("x-chunks"), "2")
+        self.assertEqual(res.body, b"chunk 0\nhead sent\nchunk 1\n")
+        self.assertTrue(conn.eof)
+
+    def test_http10_producer_that_writes_nothing_sends_its_head_then_closes(self):
+        conn = self.connect()
+        conn.send(get("/deferred/0", "1.0"))
+        res = conn.read_response()
+        self.assertEqual((res.status, res.body), (200, b""))
+        self.assertEqual(res.header("x-chunks"), "0")
+        self.assertTrue(conn.eof)
+
+    def test_a_throw_before_the_first_write_is_a_complete_500(self):
+        conn = self.connect()
+        conn.send(get("/deferred-throw/before"))
+        res = conn.read_response()
+        self.assertEqual(res.status, 500)
+        self.assertEqual(res.body, b"Internal Server Error\n")
+        conn.send(get("/"))  # a complete answer: the connection is still good
+        self.assertEqual(conn.read_response().body, b"Hello, World!")
+
+    def test_a_throw_after_the_first_write_ends_without_the_last_chunk(self):
+        conn = self.connect()
+        conn.send(get("/deferred-throw/after"))
+        version, status, _, headers = conn.read_head()
+        self.assertEqual(status, 200)
+        rest = conn.read_to_eof()
+        self.assertIn(b"partial\n", rest)
+        self.assertFalse(rest.endswith(b"0\r\n\r\n"), "a failed body must not look complete")
+
+    def test_a_bad_field_from_the_producer_is_refused_with_500(self):
+        conn = self.connect()
+        conn.send(get("/deferred-bad-header"))
+        res = conn.read_response()
+        self.assertEqual(res.status, 500)
+        self.assertEqual(res.all("set-cookie"), [])
+        self.assertEqual(res.all("x-injected"), [])
+        self.assertNotIn(b"must not be sent", res.body)
+        conn.send(get("/"))
+        self.assertEqual(conn.read_response().body, b"Hello, World!")
+
+    def test_earlier_pipelined_answers_do_not_wait_for_the_producer(self):
+        conn = self.connect()
+        began = time.monotonic()
+        conn.send(get("/users/1") + get("/deferred/1?delay=2000") + get("/users/2"))
+        res = conn.read_response()
+        self.assertEqual(res.body, b"user 1")
+        self.assertLess(time.monotonic() - began, 1.5, "the first answer waited for the producer")
+        res = conn.read_response()
+        self.assertEqual((res.header("x-chunks"), res.body), ("1", b"chunk 0\nhead sent\n"))
+        self.assertEqual(conn.read_response().body, b"user 2")
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit("usage: http_server_test.py PATH_TO_http_test_server [unittest args]")

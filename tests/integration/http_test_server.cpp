@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 namespace http = coronet::http;
@@ -70,13 +71,61 @@ http::router routes(std::atomic<int>& counter) {
   r.get("/json", [](http::request&) -> asio::awaitable<http::response> {
     co_return http::response::json(R"({"ok":true})", http::status::created);
   });
+  // "n" chunks; with ?delay=MS, that long before the first (the head is out already).
   r.get("/stream/{n}", [](http::request& req) -> asio::awaitable<http::response> {
     const int n = std::atoi(std::string(req.param("n")).c_str());
-    co_return http::response::streamed([n](http::body_writer& w) -> asio::awaitable<void> {
+    const auto q = req.query();
+    const int delay = q.starts_with("delay=") ? std::atoi(std::string(q.substr(6)).c_str()) : 0;
+    co_return http::response::streamed([n, delay](http::body_writer& w) -> asio::awaitable<void> {
+      if (!w.head_sent()) std::abort();  // stream_head::immediate: out before the producer runs
+      if (delay > 0) co_await sleep_for(std::chrono::milliseconds(delay));
       for (int i = 0; i < n; ++i) {
         if (co_await w.write("chunk " + std::to_string(i) + "\n")) co_return;
       }
     }, "text/plain");
+  });
+  // A deferred head: "n" chunks after "delay" ms (query), with headers the producer sets before
+  // its first write (X-Chunks, and whether the head was out then), and one it sets after it
+  // (X-Late, never sent). The body reports what head_sent() said after the first write.
+  r.get("/deferred/{n}", [](http::request& req) -> asio::awaitable<http::response> {
+    const int n = std::atoi(std::string(req.param("n")).c_str());
+    const auto q = req.query();
+    const int delay = q.starts_with("delay=") ? std::atoi(std::string(q.substr(6)).c_str()) : 0;
+    co_return http::response::streamed(
+        [n, delay](http::body_writer& w) -> asio::awaitable<void> {
+          w.headers().set("X-Head-Sent", w.head_sent() ? "yes" : "no");
+          if (delay > 0) co_await sleep_for(std::chrono::milliseconds(delay));
+          w.headers().set("X-Chunks", std::to_string(n));
+          for (int i = 0; i < n; ++i) {
+            if (co_await w.write("chunk " + std::to_string(i) + "\n")) co_return;
+            if (i == 0) {
+              w.headers().set("X-Late", "1");
+              if (co_await w.write(w.head_sent() ? "head sent\n" : "head waiting\n")) co_return;
+            }
+          }
+        },
+        "text/plain", http::status::ok, http::stream_head::deferred);
+  });
+  // A deferred producer that fails: "before" its first write, or "after" it.
+  r.get("/deferred-throw/{when}", [](http::request& req) -> asio::awaitable<http::response> {
+    const bool after = req.param("when") == "after";
+    co_return http::response::streamed(
+        [after](http::body_writer& w) -> asio::awaitable<void> {
+          if (after) (void)co_await w.write("partial\n");
+          throw std::runtime_error("producer failed");
+        },
+        "text/plain", http::status::ok, http::stream_head::deferred);
+  });
+  // A deferred producer that sets a field that would split the response, then writes: the
+  // write must fail (operation_aborted), and the body says so if it ever reached the wire.
+  r.get("/deferred-bad-header", [](http::request&) -> asio::awaitable<http::response> {
+    co_return http::response::streamed(
+        [](http::body_writer& w) -> asio::awaitable<void> {
+          w.headers().add("X-Injected", "a\r\nSet-Cookie: evil=1");
+          const auto ec = co_await w.write("must not be sent\n");
+          if (ec != asio::error::operation_aborted) std::abort();
+        },
+        "text/plain", http::status::ok, http::stream_head::deferred);
   });
   r.get("/big/{kib}", [](http::request& req) -> asio::awaitable<http::response> {
     const auto kib = std::strtoul(std::string(req.param("kib")).c_str(), nullptr, 10);

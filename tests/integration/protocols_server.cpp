@@ -6,8 +6,10 @@
 //                 (cancellable) and echoes; "meta" answers the x-echo metadata, adds it as
 //                 header x-echo and trailer x-echo-trailer, and echoes x-bin-bin as a header
 //   ServerStream  "N" or "N:<ms>" sends "0".."N-1" (that long apart); "fail-after:<n>:<code>"
-//                 sends n, then fails with that code
-//   ClientStream  joins the messages with ','      Bidi  "echo: " + each message
+//                 sends n, then fails with that code; "meta:N" sends N after echoing the
+//                 metadata as "meta" does, then adds header x-late after its first message
+//   ClientStream  joins the messages with ','; a message "meta" echoes the metadata as "meta"
+//                 does                               Bidi  "echo: " + each message
 //   Lookup        "found: " + message (no side effects: Connect GET)
 // Flags: --cors-origin ORIGIN (repeatable). Prints "port N" once listening; SIGTERM drains.
 #include <coronet/connect/server.hpp>
@@ -45,29 +47,40 @@ grpc::Status failure(std::string_view spec) {
   return grpc::Status(static_cast<grpc::StatusCode>(code), std::string(text));
 }
 
+// What "meta" does: the x-echo metadata back as header x-echo and trailer x-echo-trailer,
+// x-bin-bin back as a header; returns the x-echo value.
+std::string echo_metadata(rpc::context& ctx) {
+  auto echo = std::string(ctx.metadata("x-echo").value_or(""));
+  ctx.add_header("x-echo", echo);
+  ctx.add_trailer("x-echo-trailer", echo);
+  if (auto bin = ctx.metadata("x-bin-bin")) ctx.add_header("x-bin-bin", *bin);
+  return echo;
+}
+
 asio::awaitable<grpc::Status> unary(rpc::context& ctx, const Greeting& req, Greeting& resp) {
   const std::string_view m = req.message();
   if (m.starts_with("fail:")) co_return failure(m.substr(5));
   if (m.starts_with("sleep:")) {
     co_await sleep_for(std::chrono::milliseconds(std::stoi(std::string(m.substr(6)))));
   } else if (m == "meta") {
-    const auto echo = std::string(ctx.metadata("x-echo").value_or(""));
-    ctx.add_header("x-echo", echo);
-    ctx.add_trailer("x-echo-trailer", echo);
-    if (auto bin = ctx.metadata("x-bin-bin")) ctx.add_header("x-bin-bin", *bin);
-    resp.set_message(echo);
+    resp.set_message(echo_metadata(ctx));
     co_return grpc::Status::OK;
   }
   resp.set_message(req.message());
   co_return grpc::Status::OK;
 }
 
-asio::awaitable<grpc::Status> server_stream(rpc::context&, const Greeting& req,
+asio::awaitable<grpc::Status> server_stream(rpc::context& ctx, const Greeting& req,
                                             rpc::server_writer<Greeting>& out) {
-  const std::string_view m = req.message();
+  std::string_view m = req.message();
   int count = 0;
   std::chrono::milliseconds gap{0};
   std::optional<grpc::Status> end;
+  const bool meta = m.starts_with("meta:");
+  if (meta) {
+    (void)echo_metadata(ctx);
+    m.remove_prefix(5);
+  }
   if (m.starts_with("fail-after:")) {
     const auto spec = m.substr(11);
     count = std::stoi(std::string(spec.substr(0, spec.find(':'))));
@@ -84,14 +97,16 @@ asio::awaitable<grpc::Status> server_stream(rpc::context&, const Greeting& req,
     if (i > 0 && gap.count() > 0) co_await sleep_for(gap);
     reply.set_message(std::to_string(i));
     if (!co_await out.write(reply)) co_return grpc::Status(grpc::StatusCode::CANCELLED, "gone");
+    if (meta && i == 0) ctx.add_header("x-late", "after the first message");
   }
   co_return end.value_or(grpc::Status::OK);
 }
 
-asio::awaitable<grpc::Status> client_stream(rpc::context&, rpc::server_reader<Greeting>& in,
+asio::awaitable<grpc::Status> client_stream(rpc::context& ctx, rpc::server_reader<Greeting>& in,
                                             Greeting& resp) {
   std::string joined;
   for (Greeting g; co_await in.read(g);) {
+    if (g.message() == "meta") (void)echo_metadata(ctx);
     if (!joined.empty()) joined += ',';
     joined += g.message();
   }

@@ -144,8 +144,19 @@ struct request {
   void clear() noexcept;
 };
 
-/// Produces a streamed body: called after the head is sent, writes chunks through the writer.
+/// Produces a streamed body: writes chunks through the writer (body_writer.hpp).
 using body_producer = std::function<asio::awaitable<void>(body_writer&)>;
+
+/// When a streamed response's head (status line and headers) goes on the wire.
+enum class stream_head : unsigned char {
+  /// Before the producer runs: the client sees the status and headers at once.
+  immediate,
+  /// With the producer's first non-empty write, in one write with it, or alone when the
+  /// producer ends without writing. Until then the producer may add headers
+  /// (body_writer::headers()), and if it throws, the client gets a complete 500 instead.
+  /// Earlier pipelined answers are sent before the producer runs, not held back by it.
+  deferred,
+};
 
 struct response {
   http::status status = http::status::ok;
@@ -154,6 +165,8 @@ struct response {
   /// When set, the body is streamed (chunked for HTTP/1.1, close-delimited for HTTP/1.0)
   /// and `body` is ignored.
   body_producer stream;
+  /// For a streamed body: when the head goes out. Ignored otherwise.
+  stream_head head = stream_head::immediate;
 
   /// text/plain; charset=utf-8
   static response text(std::string body, http::status s = http::status::ok);
@@ -164,10 +177,12 @@ struct response {
                         http::status s = http::status::ok);
   /// A status with an empty body.
   static response empty(http::status s);
-  /// A body of unknown length, written by `producer` as it becomes available.
+  /// A body of unknown length, written by `producer` as it becomes available; `head` says
+  /// whether the head goes out before the producer runs or with its first write.
   static response streamed(body_producer producer,
                            std::string_view content_type = "application/octet-stream",
-                           http::status s = http::status::ok);
+                           http::status s = http::status::ok,
+                           stream_head head = stream_head::immediate);
 };
 
 }  // namespace coronet::http
