@@ -112,6 +112,8 @@ std::optional<std::string> decode(codec c, std::string_view bytes, message& m) {
     }
     return std::nullopt;
   }
+  if (message_from_json(bytes, m)) return std::nullopt;
+  m.Clear();  // what the direct path filled in before it gave up
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
   const auto status = google::protobuf::util::JsonStringToMessage(
@@ -127,7 +129,8 @@ std::string encode(codec c, const message& m) {
   std::string out;
   if (c == codec::proto) {
     m.SerializeToString(&out);
-  } else {
+  } else if (!message_to_json(m, out)) {
+    out.clear();
     (void)google::protobuf::util::MessageToJsonString(m, &out);
   }
   return out;
