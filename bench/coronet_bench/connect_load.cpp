@@ -59,6 +59,36 @@ measurement run_connect_unary(const run_spec& spec, const server_link& server) {
   });
 }
 
+measurement run_connect_raw(const run_spec& spec, const server_link& server) {
+  asio::io_context ctx(1);
+  http::client client(ctx.get_executor(), client_options(spec));
+  const std::string url = base_url(server) + std::string(hello_world::say_hello::path);
+  const bool json = spec.transport == "connect-json";
+  const std::string text = payload_text(spec.payload);
+  // The request and the answer's body as connect::call would send and expect them.
+  const std::string body = json ? R"({"message":")" + text + R"("})" : request_body(spec.payload);
+  Greeting reply;
+  reply.set_message(bench::reply_text(text));
+  const std::string expected =
+      json ? R"({"message":")" + reply.message() + R"("})" : reply.SerializeAsString();
+  const std::string_view type = json ? "application/json" : "application/proto";
+  return drive(ctx, spec, server, spec.concurrency, [&](recorder& r, std::size_t) {
+    return request_loop(r, [&]() -> asio::awaitable<std::string> {
+      http::fields headers;
+      headers.add("Content-Type", type);
+      headers.add("Connect-Protocol-Version", "1");
+      headers.add("Accept-Encoding", "gzip");
+      auto res = co_await client.request("POST", url, std::move(headers), body);
+      if (!res) co_return res.error().message();
+      if (res->status != http::status::ok)
+        co_return "HTTP " + std::to_string(static_cast<int>(res->status));
+      if (res->headers.get("content-type") != type || res->body != expected)
+        co_return "unexpected reply";
+      co_return std::string();
+    });
+  });
+}
+
 measurement run_grpc_web(const run_spec& spec, const server_link& server) {
   asio::io_context ctx(1);
   http::client client(ctx.get_executor(), client_options(spec));

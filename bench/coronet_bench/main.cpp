@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
               "the server process / the load side per request or message;\nsrv%%/cli%%: their "
               "CPU use over the window (100 = one core); conn: TCP connections (gRPC channels); "
               "conc: requests in flight over all of them;\nclient: coronet (http::client, "
-              "rpc::call), pipelined (raw sockets), grpc-cq (grpc++ completion queue, /Nt: N "
-              "threads), grpc-cb (grpc++ callbacks), wrk, h2load\n\n");
+              "rpc::call), connect-call (connect::call), pipelined (raw sockets), grpc-cq (grpc++ "
+              "completion queue, /Nt: N threads), grpc-cb (grpc++ callbacks), wrk, h2load\n\n");
   print_header();
 
   std::vector<measurement> rows;

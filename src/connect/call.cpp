@@ -92,10 +92,18 @@ asio::awaitable<grpc::Status> run_bounded(std::function<asio::awaitable<grpc::St
     if (first.index() == 0) co_return std::get<0>(std::move(first));
     ctx.cancel();
     co_return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline exceeded");
-  } catch (const std::exception& e) {
-    co_return grpc::Status(grpc::StatusCode::UNKNOWN, e.what());
   } catch (...) {
-    co_return grpc::Status(grpc::StatusCode::UNKNOWN, "handler failed");
+    co_return handler_failure();
+  }
+}
+
+grpc::Status handler_failure() noexcept {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return grpc::Status(grpc::StatusCode::UNKNOWN, e.what());
+  } catch (...) {
+    return grpc::Status(grpc::StatusCode::UNKNOWN, "handler failed");
   }
 }
 
@@ -112,6 +120,8 @@ std::optional<std::string> decode(codec c, std::string_view bytes, message& m) {
     }
     return std::nullopt;
   }
+  if (message_from_json(bytes, m)) return std::nullopt;
+  m.Clear();  // what the direct path filled in before it gave up
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
   const auto status = google::protobuf::util::JsonStringToMessage(
@@ -127,7 +137,8 @@ std::string encode(codec c, const message& m) {
   std::string out;
   if (c == codec::proto) {
     m.SerializeToString(&out);
-  } else {
+  } else if (!message_to_json(m, out)) {
+    out.clear();
     (void)google::protobuf::util::MessageToJsonString(m, &out);
   }
   return out;
@@ -155,6 +166,19 @@ std::string media_type(std::string_view content_type, bool& charset_ok) {
     }
   }
   return out;
+}
+
+std::string_view media_type(std::string_view content_type, bool& charset_ok,
+                            std::string& storage) {
+  const bool bare = std::none_of(content_type.begin(), content_type.end(), [](char c) {
+    return c == ';' || c == ' ' || c == '\t' || (c >= 'A' && c <= 'Z');
+  });
+  if (bare) {
+    charset_ok = true;
+    return content_type;
+  }
+  storage = media_type(content_type, charset_ok);
+  return storage;
 }
 
 bool accepts_gzip(std::string_view list) noexcept {

@@ -89,15 +89,35 @@ class http_call final : public rpc::detail::chained_call {
   Invoke invoke_;
 };
 
+/// The status of a call whose handler threw, called in the catch block: UNKNOWN, with the
+/// exception's message when it is a std::exception.
+grpc::Status handler_failure() noexcept;
+
+/// Whether run_call runs the handler alone: no deadline to race, no middleware.
+inline bool runs_alone(const bound_method& m,
+                       const std::optional<std::chrono::nanoseconds>& timeout) noexcept {
+  return !timeout && m.chain->empty();
+}
+
 /// Runs `call` to its status, with the deadline `timeout` (none when nullopt).
 asio::awaitable<grpc::Status> run_bounded(
     std::function<asio::awaitable<grpc::Status>()> start, http_call_context& ctx,
     std::optional<std::chrono::nanoseconds> timeout);
 
+/// Runs `invoke` (the handler) as run_bounded does, behind the method's middleware.
 template <class Invoke>
 asio::awaitable<grpc::Status> run_call(const bound_method& m, http_call_context& ctx,
                                        std::optional<std::chrono::nanoseconds> timeout,
                                        Invoke invoke) {
+  if (runs_alone(m, timeout)) {
+    // Most calls: nothing to race and no chain, so the handler's own awaitable, without the
+    // frames of either (exceptions end the call as run_bounded ends it).
+    try {
+      co_return co_await invoke();
+    } catch (...) {
+      co_return handler_failure();
+    }
+  }
   http_call<Invoke> call(m, ctx, std::move(invoke));
   co_return co_await run_bounded([&call] { return call.start(); }, ctx, timeout);
 }
@@ -113,6 +133,10 @@ std::chrono::system_clock::time_point deadline_of(std::optional<std::chrono::nan
 /// The media type of a Content-Type value, lower case, without parameters; `charset_ok` is
 /// false when a charset other than utf-8 is named.
 std::string media_type(std::string_view content_type, bool& charset_ok);
+/// The same, viewing `content_type` itself when it is already bare and lower case (as
+/// clients send it), else `storage` holding the media type.
+std::string_view media_type(std::string_view content_type, bool& charset_ok,
+                            std::string& storage);
 
 /// Whether an Accept-Encoding style list names gzip.
 [[nodiscard]] bool accepts_gzip(std::string_view list) noexcept;

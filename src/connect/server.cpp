@@ -66,11 +66,40 @@ std::optional<grpc::Status> inflate(const mount_state& s, std::string_view encod
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "cannot decompress the gzip body");
 }
 
+/// A finished answer as an awaitable, for the paths that are not coroutines.
+asio::awaitable<http::response> ready(http::response res) { co_return res; }
+
+/// The request headers a POST reads, found in one pass over them (the first of each name,
+/// as http::fields::get finds it).
+struct post_headers {
+  std::optional<std::string_view> content_type, protocol_version, content_encoding,
+      accept_encoding, timeout;
+
+  explicit post_headers(const http::fields& fields) noexcept {
+    const auto take = [](std::optional<std::string_view>& slot, std::string_view name,
+                         const http::fields::field& f) {
+      if (!slot && http::iequals(f.name, name)) slot = f.value;
+    };
+    for (const auto& f : fields) {
+      switch (f.name.size()) {
+        case 12: take(content_type, "content-type", f); break;
+        case 15: take(accept_encoding, "accept-encoding", f); break;
+        case 16: take(content_encoding, "content-encoding", f); break;
+        case 18: take(timeout, "connect-timeout-ms", f); break;
+        case 24: take(protocol_version, "connect-protocol-version", f); break;
+        default: break;
+      }
+    }
+  }
+};
+
 /// Runs a unary call whose request message is `bytes` in codec `c`, and answers it.
+/// `timeout_ms` is the Connect-Timeout-Ms header, if any. Every view outlives the call.
 asio::awaitable<http::response> unary_call(const mount_state& s, const bound_method& m,
                                            const http::request& req, codec c,
                                            std::string_view bytes, std::string_view encoding,
-                                           bool gzip_ok) {
+                                           bool gzip_ok,
+                                           std::optional<std::string_view> timeout_ms) {
   std::string inflated;
   if (auto failed = inflate(s, encoding, bytes, inflated)) co_return unary_error(*failed, nullptr);
   if (!inflated.empty()) bytes = inflated;
@@ -80,8 +109,8 @@ asio::awaitable<http::response> unary_call(const mount_state& s, const bound_met
                               " bytes");
   }
   std::optional<std::chrono::nanoseconds> timeout;
-  if (auto t = req.headers.get("connect-timeout-ms")) {
-    auto ms = parse_connect_timeout(*t);
+  if (timeout_ms) {
+    auto ms = parse_connect_timeout(*timeout_ms);
     if (!ms) {
       co_return unary_error(grpc::StatusCode::INVALID_ARGUMENT,
                             "Connect-Timeout-Ms must be 1 to 10 digits");
@@ -110,16 +139,16 @@ asio::awaitable<http::response> unary_call(const mount_state& s, const bound_met
   co_return res;
 }
 
-/// Connect's unary POST.
+/// Connect's unary POST. Not a coroutine: the call's own frame is the only one.
 asio::awaitable<http::response> connect_post(const mount_state& s, const bound_method& m,
-                                             http::request& req, codec c) {
-  if (auto v = req.headers.get("connect-protocol-version"); v && *v != "1") {
-    co_return unary_error(grpc::StatusCode::INVALID_ARGUMENT,
-                          "Connect-Protocol-Version must be 1");
+                                             http::request& req, codec c,
+                                             const post_headers& h) {
+  if (h.protocol_version && *h.protocol_version != "1") {
+    return ready(unary_error(grpc::StatusCode::INVALID_ARGUMENT,
+                             "Connect-Protocol-Version must be 1"));
   }
-  const auto encoding = req.headers.get("content-encoding").value_or("");
-  const auto accept = req.headers.get("accept-encoding").value_or("");
-  co_return co_await unary_call(s, m, req, c, req.body, encoding, accepts_gzip(accept));
+  return unary_call(s, m, req, c, req.body, h.content_encoding.value_or(""),
+                    accepts_gzip(h.accept_encoding.value_or("")), h.timeout);
 }
 
 /// Connect's unary GET, for methods without side effects: the message in the query.
@@ -154,44 +183,52 @@ asio::awaitable<http::response> connect_get(const mount_state& s, const bound_me
   }
   const auto compression = param("compression").value_or("");
   const auto accept = req.headers.get("accept-encoding").value_or("");
-  co_return co_await unary_call(s, m, req, c, bytes, compression, accepts_gzip(accept));
+  co_return co_await unary_call(s, m, req, c, bytes, compression, accepts_gzip(accept),
+                                req.headers.get("connect-timeout-ms"));
 }
 
-/// A method's POST: picks the protocol from the Content-Type.
+/// A method's POST: picks the protocol from the Content-Type. Not a coroutine: it hands on
+/// the awaitable of the protocol's call (the media types passed on are the constants, which
+/// outlive it, never `type`, which may not).
 asio::awaitable<http::response> post(const mount_state& s, const bound_method& m,
                                      http::request& req) {
+  const post_headers h(req.headers);
   bool charset_ok = true;
-  const auto type = media_type(req.headers.get("content-type").value_or(""), charset_ok);
+  std::string storage;
+  const auto type = media_type(h.content_type.value_or(""), charset_ok, storage);
   const bool streaming = m.kind != rpc::method_kind::unary;
   const auto accept = streaming ? accept_stream : accept_unary;
-  if (!charset_ok) co_return unsupported_media(accept);
+  if (!charset_ok) return ready(unsupported_media(accept));
   if (m.kind == rpc::method_kind::bidi) {
     // As connect-go: a bidi client on HTTP/1.1 could wait forever for a full-duplex
     // exchange, so it is told plainly and the connection closes.
     auto res = http::response::empty(http::status::http_version_not_supported);
     res.headers.set("Connection", "close");
-    co_return res;
+    return ready(std::move(res));
   }
-  if (s.options.grpc_web && type.starts_with("application/grpc-web")) {
-    if (type == "application/grpc-web" || type == "application/grpc-web+proto") {
-      co_return co_await grpc_web_call(s, m, req, codec::proto, type);
-    }
-    if (type == "application/grpc-web+json") {
-      co_return co_await grpc_web_call(s, m, req, codec::json, type);
-    }
-    co_return unsupported_media(accept);
+  constexpr std::string_view grpc_web = "application/grpc-web";
+  constexpr std::string_view grpc_web_proto = "application/grpc-web+proto";
+  constexpr std::string_view grpc_web_json = "application/grpc-web+json";
+  constexpr std::string_view connect_proto = "application/connect+proto";
+  constexpr std::string_view connect_json = "application/connect+json";
+  if (s.options.grpc_web && type.starts_with(grpc_web)) {
+    if (type == grpc_web) return grpc_web_call(s, m, req, codec::proto, grpc_web);
+    if (type == grpc_web_proto) return grpc_web_call(s, m, req, codec::proto, grpc_web_proto);
+    if (type == grpc_web_json) return grpc_web_call(s, m, req, codec::json, grpc_web_json);
+    return ready(unsupported_media(accept));
   }
   if (s.options.connect) {
     if (!streaming && (type == "application/proto" || type == "application/json")) {
-      co_return co_await connect_post(s, m, req, type == "application/json" ? codec::json
-                                                                             : codec::proto);
+      return connect_post(s, m, req, type == "application/json" ? codec::json : codec::proto, h);
     }
-    if (streaming && (type == "application/connect+proto" || type == "application/connect+json")) {
-      co_return co_await connect_stream_call(
-          s, m, req, type == "application/connect+json" ? codec::json : codec::proto, type);
+    if (streaming && type == connect_proto) {
+      return connect_stream_call(s, m, req, codec::proto, connect_proto);
+    }
+    if (streaming && type == connect_json) {
+      return connect_stream_call(s, m, req, codec::json, connect_json);
     }
   }
-  co_return unsupported_media(accept);
+  return ready(unsupported_media(accept));
 }
 
 /// A CORS preflight: allowed origins get what browsers ask for, others a 403.
@@ -217,25 +254,37 @@ void mount(http::router& routes, rpc::detail::service_binding& service, server_o
   auto state = std::make_shared<const mount_state>(mount_state{&service, std::move(options)});
   for (const auto& m : service.methods()) {
     const bound_method* method = &m;
+    const bool get = m.no_side_effects && m.kind == rpc::method_kind::unary &&
+                     state->options.connect;
+    if (state->options.allowed_origins.empty()) {
+      // No CORS headers to add: the call's awaitable is the route's.
+      routes.post(m.name, [state, method](http::request& req) {
+        return post(*state, *method, req);
+      });
+      if (get) {
+        routes.get(m.name, [state, method](http::request& req) {
+          return connect_get(*state, *method, req);
+        });
+      }
+      continue;
+    }
     routes.post(m.name, [state, method](http::request& req) -> asio::awaitable<http::response> {
       auto res = co_await post(*state, *method, req);
       add_cors_headers(*state, req, res);
       co_return res;
     });
-    if (m.no_side_effects && m.kind == rpc::method_kind::unary && state->options.connect) {
+    if (get) {
       routes.get(m.name, [state, method](http::request& req) -> asio::awaitable<http::response> {
         auto res = co_await connect_get(*state, *method, req);
         add_cors_headers(*state, req, res);
         co_return res;
       });
     }
-    if (!state->options.allowed_origins.empty()) {
-      const bool get_too = m.no_side_effects && m.kind == rpc::method_kind::unary;
-      routes.add("OPTIONS", m.name,
-                 [state, get_too](http::request& req) -> asio::awaitable<http::response> {
-                   co_return preflight(*state, req, get_too);
-                 });
-    }
+    const bool get_too = m.no_side_effects && m.kind == rpc::method_kind::unary;
+    routes.add("OPTIONS", m.name,
+               [state, get_too](http::request& req) -> asio::awaitable<http::response> {
+                 co_return preflight(*state, req, get_too);
+               });
   }
 }
 
