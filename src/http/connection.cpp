@@ -13,7 +13,10 @@
 
 #include <asio/post.hpp>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <tuple>
 #include <utility>
 
@@ -217,7 +220,22 @@ asio::awaitable<bool> connection::serve() {
       } else
 #endif
       {
-        std::tie(ec, n) = co_await async_read_drained(worker_.io_reactor, socket_, into, use_nothrow);
+        // Mid-request the socket is tried first. The read before may have been short with
+        // the peer's FIN already taken from epoll (data and FIN arriving together): a read
+        // that waited for readiness would then wait for the timeout, the connection left in
+        // CLOSE-WAIT. Only a request in pieces pays for this recv.
+        const auto got = into.size() == 0
+                             ? -1
+                             : ::recv(socket_.native_handle(), into.data(), into.size(), MSG_DONTWAIT);
+        if (got > 0) {
+          n = static_cast<std::size_t>(got);
+        } else if (got == 0) {
+          ec = asio::error::eof;
+        } else if (into.size() != 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          ec = std::error_code(errno, asio::error::get_system_category());
+        } else {
+          std::tie(ec, n) = co_await async_read_drained(worker_.io_reactor, socket_, into, use_nothrow);
+        }
       }
       readable_ = false;
       if (n > 0) fresh_ = false;

@@ -669,6 +669,20 @@ class LimitsTest(ServerTestCase):
 # 6. Timeouts
 
 
+class PeerCloseTest(ServerTestCase):
+    def test_a_client_closing_mid_body_is_let_go_at_once(self):
+        # Head, half the body and the FIN in one burst: the server sees the end of stream at
+        # once, rather than holding the connection until its 2 s body timeout.
+        for _ in range(30):
+            conn = self.connect()
+            conn.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4096\r\n\r\n" + b"b" * 2048)
+            conn.sock.shutdown(socket.SHUT_WR)
+            start = time.monotonic()
+            conn.read_to_eof(timeout=1.5)
+            self.assertLess(time.monotonic() - start, 1.0)
+            conn.sock.close()
+
+
 class TimeoutTest(ServerTestCase):
     HEADER_MS, BODY_MS, IDLE_MS = 300, 300, 500
     flags = ("--header-timeout", HEADER_MS, "--body-timeout", BODY_MS, "--idle-timeout", IDLE_MS)
