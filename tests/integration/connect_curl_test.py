@@ -99,24 +99,14 @@ def envelopes(body):
 
 # ---- the servers ---------------------------------------------------------------------------
 
-def start(argv, pattern):
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    match = re.search(pattern, line)
-    if not match:
-        proc.kill()
-        raise RuntimeError("%s did not start: %s%s" % (argv[0], line, proc.stderr.read()))
-    return proc, int(match.group(1))
-
-
 def start_demo():
-    return start([DEMO, "--listen", "127.0.0.1:0", "--threads", "2"],
+    return demo_process.start([DEMO, "--listen", "127.0.0.1:0", "--threads", "2"],
                  r"listening on 127\.0\.0\.1:(\d+)")
 
 
 def start_protocols_server(*args):
     # "listening on [HOST:]PORT" or "port N", as the other test servers print it.
-    return start([SERVER, *args], r"(?:listening on|port)\s+(?:\S*:)?(\d+)")
+    return demo_process.start([SERVER, *args], r"(?:listening on|port)\s+(?:\S*:)?(\d+)")
 
 
 def curl(*args, binary=False, input=None):
