@@ -44,6 +44,10 @@ namespace coronet::connect::detail {
 
 // ---- JSON ------------------------------------------------------------------------------------
 
+/// The length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no overlong
+/// forms, no surrogates, nothing above U+10FFFF); 0 when it is not one.
+[[nodiscard]] std::size_t utf8_sequence(std::string_view s) noexcept;
+
 /// Appends `s` as a JSON string literal, quotes included (control characters as \u00XX,
 /// well-formed UTF-8 passed through, any other byte as \ufffd: JSON must be UTF-8).
 void append_json_string(std::string& out, std::string_view s);
