@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
+#include <string_view>
 #include <variant>
 
 namespace coronet::connect::detail {
@@ -216,9 +218,27 @@ void add_cors_headers(const mount_state& s, const http::request& req, http::resp
   if (!any && std::find(allowed.begin(), allowed.end(), *origin) == allowed.end()) return;
   res.headers.set("Access-Control-Allow-Origin", any ? std::string_view("*") : *origin);
   if (!any) res.headers.add("Vary", "Origin");
-  res.headers.set("Access-Control-Expose-Headers",
-                  "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, Content-Encoding, "
-                  "Connect-Content-Encoding, Content-Type");
+  res.headers.set("Access-Control-Expose-Headers", s.exposed);
+}
+
+std::string exposed_headers(const server_options& options) {
+  std::string out =
+      "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, Content-Encoding, "
+      "Connect-Content-Encoding, Content-Type";
+  for (const auto& name : options.exposed_headers) {
+    // An HTTP token (RFC 9110 5.6.2): anything else would break the field, or inject one.
+    const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) ||
+             std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    });
+    if (!token) {
+      throw std::invalid_argument("coronet::connect::mount: exposed_headers: not a header name: \"" +
+                                  name + "\"");
+    }
+    out += ", ";
+    out += name;
+  }
+  return out;
 }
 
 }  // namespace coronet::connect::detail

@@ -32,6 +32,7 @@ using message = google::protobuf::Message;
 struct mount_state {
   rpc::detail::service_binding* service;
   server_options options;
+  std::string exposed;  // Access-Control-Expose-Headers, put together once
 };
 
 enum class codec { proto, json };
@@ -145,6 +146,10 @@ std::string_view media_type(std::string_view content_type, bool& charset_ok,
 /// prefixed with `prefix` ("Trailer-" for Connect unary trailers).
 void add_metadata_headers(http::fields& out, const metadata_list& entries, std::string_view prefix,
                           bool pad);
+
+/// Access-Control-Expose-Headers for `options`: the protocols' headers and the user's.
+/// Throws std::invalid_argument for a name that is not an HTTP field name.
+std::string exposed_headers(const server_options& options);
 
 /// The CORS headers of an answer to `req` when its Origin is allowed.
 void add_cors_headers(const mount_state& s, const http::request& req, http::response& res);

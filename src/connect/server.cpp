@@ -251,7 +251,9 @@ http::response preflight(const mount_state& s, const http::request& req, bool ge
 
 
 void mount(http::router& routes, rpc::detail::service_binding& service, server_options options) {
-  auto state = std::make_shared<const mount_state>(mount_state{&service, std::move(options)});
+  auto exposed = exposed_headers(options);
+  auto state = std::make_shared<const mount_state>(
+      mount_state{&service, std::move(options), std::move(exposed)});
   for (const auto& m : service.methods()) {
     const bound_method* method = &m;
     const bool get = m.no_side_effects && m.kind == rpc::method_kind::unary &&

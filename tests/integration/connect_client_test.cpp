@@ -21,6 +21,7 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -158,6 +159,14 @@ class connect_client_test : public ::testing::Test {
   std::mutex mutex_;
   seen_request seen_;
 };
+
+TEST(connect_mount, an_exposed_header_that_is_not_a_field_name_is_refused) {
+  rpc::service<Bench> service;
+  http::router routes;
+  EXPECT_THROW(connect::mount(routes, service, {.allowed_origins = {"*"},
+                                                .exposed_headers = {"X-Ok", "X-Bad\r\nSet-Cookie: a"}}),
+               std::invalid_argument);
+}
 
 TEST_F(connect_client_test, unary_call_in_proto_returns_the_response) {
   auto [status, reply] = call("hello");

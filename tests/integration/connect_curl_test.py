@@ -837,6 +837,14 @@ class CorsTest(ConnectCase):
         for name in ["grpc-status", "grpc-message"]:
             self.assertIn(name, exposed)
 
+    def test_a_cross_origin_call_exposes_the_headers_the_server_names(self):
+        r = self.post_json(UNARY, {"message": "meta"}, {"Origin": ORIGIN, "X-Echo": "v"})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.header("x-echo"), "v")
+        exposed = [n.strip().lower() for n in (r.header("Access-Control-Expose-Headers") or "").split(",")]
+        self.assertIn("x-echo", exposed)
+        self.assertIn("trailer-x-echo-trailer", exposed)
+
     def test_a_grpc_web_error_from_another_origin_is_readable(self):
         r = self.request("POST", UNARY, envelope(greeting("fail:5:gone")), {
             "Content-Type": "application/grpc-web+proto", "Origin": ORIGIN})

@@ -11,7 +11,8 @@
 //   ClientStream  joins the messages with ','; a message "meta" echoes the metadata as "meta"
 //                 does                               Bidi  "echo: " + each message
 //   Lookup        "found: " + message (no side effects: Connect GET)
-// Flags: --cors-origin ORIGIN (repeatable). Prints "port N" once listening; SIGTERM drains.
+// Flags: --cors-origin ORIGIN (repeatable; the "meta" headers are exposed to it). Prints
+// "port N" once listening; SIGTERM drains.
 #include <coronet/connect/server.hpp>
 #include <coronet/coronet.hpp>
 
@@ -155,7 +156,8 @@ int main(int argc, char** argv) {
   grpc_server.start();
 
   http::router routes;
-  const coronet::connect::server_options connect{.allowed_origins = origins};
+  const coronet::connect::server_options connect{
+      .allowed_origins = origins, .exposed_headers = {"X-Echo", "Trailer-X-Echo-Trailer"}};
   coronet::connect::mount(routes, hello, connect);
   coronet::connect::mount(routes, calls, connect);
   http::server web(rt, std::move(routes));

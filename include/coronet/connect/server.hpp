@@ -43,6 +43,11 @@ struct server_options {
   /// Origins a browser may call from (CORS), e.g. "https://app.example"; "*" for any. Empty:
   /// no CORS headers and no preflight routes.
   std::vector<std::string> allowed_origins{};
+  /// Further response headers a cross-origin page may read, beyond the protocols' own
+  /// (Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, Content-Type and the encodings):
+  /// the metadata the handlers add, e.g. "X-Request-Id", and for Connect unary trailers
+  /// their "Trailer-" names. Browsers hide any other.
+  std::vector<std::string> exposed_headers{};
   /// Which protocols to serve.
   bool connect = true;
   bool grpc_web = true;
