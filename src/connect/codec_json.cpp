@@ -3,6 +3,7 @@
 // only what they need, from untrusted bytes: strict JSON, nesting bounded, no exceptions but
 // std::bad_alloc.
 #include "connect/codec.hpp"
+#include "connect/json_cursor.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -73,9 +74,9 @@ void append_error_object(std::string& out, grpc::StatusCode code, std::string_vi
 
 // A strict reader of just enough JSON for an error body: one object whose "code" and
 // "message" are strings; every other member is checked for well-formedness and skipped.
-class json_reader {
+class json_reader : json_cursor {
  public:
-  explicit json_reader(std::string_view text) noexcept : s_(text) {}
+  explicit json_reader(std::string_view text) noexcept : json_cursor(text) {}
 
   std::optional<std::pair<grpc::StatusCode, std::string>> error_body() {
     std::optional<grpc::StatusCode> code;
@@ -113,51 +114,6 @@ class json_reader {
  private:
   // Nesting deeper than this in "details" is refused rather than followed on the stack.
   static constexpr int max_depth = 64;
-
-  bool eat(char c) noexcept {
-    if (pos_ < s_.size() && s_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  void skip_ws() noexcept {
-    while (pos_ < s_.size() &&
-           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
-      ++pos_;
-  }
-
-  std::optional<std::uint32_t> hex4() noexcept {
-    if (s_.size() - pos_ < 4) return std::nullopt;
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char c = s_[pos_++];
-      v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<std::uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<std::uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<std::uint32_t>(c - 'A' + 10);
-      else return std::nullopt;
-    }
-    return v;
-  }
-
-  static void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xc0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xe0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-      out += static_cast<char>(0xf0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    }
-  }
 
   // \uXXXX after the "\u": a surrogate pair makes one code point; a lone surrogate becomes
   // U+FFFD, as encoding/json and JSON.parse-then-encode do.
@@ -263,9 +219,6 @@ class json_reader {
       default: return number();
     }
   }
-
-  std::string_view s_;
-  std::size_t pos_ = 0;
 };
 
 }  // namespace

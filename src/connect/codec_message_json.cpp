@@ -5,6 +5,7 @@
 // Anything else is left to protobuf; tests/unit/connect_json_test.cpp holds this path to
 // protobuf's output.
 #include "connect/codec.hpp"
+#include "connect/json_cursor.hpp"
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/descriptor.pb.h>
@@ -276,9 +277,9 @@ bool append_message(std::string& out, const pb::Message& m, int depth) {
 // The parser: the strict subset of JSON the covered types take. Anything else (null, floats,
 // escapes in names, unknown or repeated names, non-canonical base64...) is refused rather
 // than interpreted, protobuf then having the last word.
-class message_reader {
+class message_reader : json_cursor {
  public:
-  explicit message_reader(std::string_view text) noexcept : s_(text) {}
+  explicit message_reader(std::string_view text) noexcept : json_cursor(text) {}
 
   bool whole(pb::Message& m) {
     skip_ws();
@@ -288,19 +289,6 @@ class message_reader {
   }
 
  private:
-  bool eat(char c) noexcept {
-    if (pos_ < s_.size() && s_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  void skip_ws() noexcept {
-    while (pos_ < s_.size() &&
-           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
-      ++pos_;
-  }
-
   // A member name: printable ASCII without escapes.
   bool name(std::string_view& out) noexcept {
     if (!eat('"')) return false;
@@ -433,20 +421,6 @@ class message_reader {
     }
   }
 
-  std::optional<std::uint32_t> hex4() noexcept {
-    if (s_.size() - pos_ < 4) return std::nullopt;
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char c = s_[pos_++];
-      v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<std::uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<std::uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<std::uint32_t>(c - 'A' + 10);
-      else return std::nullopt;
-    }
-    return v;
-  }
-
   bool escaped_code_point(std::string& out) {
     auto cp = hex4();
     if (!cp || (*cp >= 0xdc00 && *cp < 0xe000)) return false;
@@ -457,26 +431,8 @@ class message_reader {
       if (!low || *low < 0xdc00 || *low >= 0xe000) return false;
       *cp = 0x10000 + ((*cp - 0xd800) << 10) + (*low - 0xdc00);
     }
-    append_code_point(out, *cp);
+    append_utf8(out, *cp);
     return true;
-  }
-
-  static void append_code_point(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xc0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xe0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-      out += static_cast<char>(0xf0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-      out += static_cast<char>(0x80 | (cp & 0x3f));
-    }
   }
 
   // Bytes: canonical padded standard base64 only (what protobuf writes).
@@ -556,9 +512,6 @@ class message_reader {
       default: return false;
     }
   }
-
-  std::string_view s_;
-  std::size_t pos_ = 0;
 };
 
 }  // namespace
