@@ -146,19 +146,12 @@ class json_reader : json_cursor {
         continue;
       }
       if (pos_ == s_.size()) return false;
-      switch (s_[pos_++]) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u':
-          if (!unicode_escape(out)) return false;
-          break;
-        default: return false;
+      if (const char letter = s_[pos_++]; letter == 'u') {
+        if (!unicode_escape(out)) return false;
+      } else if (const auto c = short_escape(letter)) {
+        out += *c;
+      } else {
+        return false;
       }
     }
     return false;  // unterminated

@@ -45,6 +45,22 @@ class json_cursor {
     return v;
   }
 
+  /// The character a one-letter escape stands for (\" \\ \/ \b \f \n \r \t); none for
+  /// any other letter (\u is the reader's own).
+  static std::optional<char> short_escape(char letter) noexcept {
+    switch (letter) {
+      case '"': return '"';
+      case '\\': return '\\';
+      case '/': return '/';
+      case 'b': return '\b';
+      case 'f': return '\f';
+      case 'n': return '\n';
+      case 'r': return '\r';
+      case 't': return '\t';
+      default: return std::nullopt;
+    }
+  }
+
   static void append_utf8(std::string& out, std::uint32_t cp) {
     if (cp < 0x80) {
       out += static_cast<char>(cp);
