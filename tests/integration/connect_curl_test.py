@@ -28,6 +28,7 @@ SERVER = sys.argv[2]
 del sys.argv[1:3]
 
 import demo_process
+from greeting_wire import decode_greeting, encode_greeting, varint
 
 CURL = os.environ.get("CURL", "curl")
 ORIGIN = "https://app.example"
@@ -48,37 +49,13 @@ CODES = [
 
 # ---- the Greeting message and the envelopes, by hand (no generated code) -------------------
 
-def varint(n):
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def greeting(text):
-    """Greeting{message: text} in the protobuf binary format (field 1, length-delimited)."""
-    data = text.encode()
-    return b"\x0a" + varint(len(data)) + data if data else b""
+    """Greeting{message: text} in the protobuf binary format; the empty text is the empty
+    message, as proto3 writes it."""
+    return encode_greeting(text) if text else b""
 
 
-def read_greeting(raw):
-    """The message field of a binary Greeting (unknown fields would be an error here)."""
-    pos, text = 0, ""
-    while pos < len(raw):
-        assert raw[pos] == 0x0A, raw
-        pos, length, shift = pos + 1, 0, 0
-        while True:
-            byte = raw[pos]
-            pos += 1
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
-        text = raw[pos:pos + length].decode()
-        pos += length
-    return text
+read_greeting = decode_greeting
 
 
 def envelope(payload, flags=0):

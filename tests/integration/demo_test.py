@@ -37,7 +37,7 @@ CLIENT = sys.argv[2]
 
 
 import demo_process
-from greeting_wire import decode_greeting, encode_greeting
+from greeting_wire import decode_greeting, encode_greeting, read_varint
 
 
 class Demo:
@@ -315,28 +315,17 @@ class HealthTest(unittest.TestCase):
             demo.stop()
 
 
-def varint(data, i):
-    value = shift = 0
-    while True:
-        b = data[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, i
-
-
 def fields(data):
     """(field number, value) of each field of a serialized message: ints for varints, bytes
     for length-delimited fields."""
     i = 0
     while i < len(data):
-        key, i = varint(data, i)
+        key, i = read_varint(data, i)
         number, wire_type = key >> 3, key & 7
         if wire_type == 0:
-            value, i = varint(data, i)
+            value, i = read_varint(data, i)
         elif wire_type == 2:
-            size, i = varint(data, i)
+            size, i = read_varint(data, i)
             value, i = data[i : i + size], i + size
         else:
             raise ValueError("unexpected wire type %d" % wire_type)
