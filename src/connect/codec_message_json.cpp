@@ -439,33 +439,28 @@ class message_reader : json_cursor {
     return true;
   }
 
+  // An integer field's value, added (repeated) or set through reflection.
+  template <class Int>
+  bool number(pb::Message& m, const FieldDescriptor* f, bool add,
+              void (Reflection::*adder)(pb::Message*, const FieldDescriptor*, Int) const,
+              void (Reflection::*setter)(pb::Message*, const FieldDescriptor*, Int) const) {
+    Int v = 0;
+    if (!integer(v)) return false;
+    (m.GetReflection()->*(add ? adder : setter))(&m, f, v);
+    return true;
+  }
+
   bool value(pb::Message& m, const FieldDescriptor* f, bool add, int depth) {
     const Reflection& r = *m.GetReflection();
     switch (f->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT32: {
-        std::int32_t v = 0;
-        if (!integer(v)) return false;
-        add ? r.AddInt32(&m, f, v) : r.SetInt32(&m, f, v);
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_UINT32: {
-        std::uint32_t v = 0;
-        if (!integer(v)) return false;
-        add ? r.AddUInt32(&m, f, v) : r.SetUInt32(&m, f, v);
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_INT64: {
-        std::int64_t v = 0;
-        if (!integer(v)) return false;
-        add ? r.AddInt64(&m, f, v) : r.SetInt64(&m, f, v);
-        return true;
-      }
-      case FieldDescriptor::CPPTYPE_UINT64: {
-        std::uint64_t v = 0;
-        if (!integer(v)) return false;
-        add ? r.AddUInt64(&m, f, v) : r.SetUInt64(&m, f, v);
-        return true;
-      }
+      case FieldDescriptor::CPPTYPE_INT32:
+        return number<std::int32_t>(m, f, add, &Reflection::AddInt32, &Reflection::SetInt32);
+      case FieldDescriptor::CPPTYPE_UINT32:
+        return number<std::uint32_t>(m, f, add, &Reflection::AddUInt32, &Reflection::SetUInt32);
+      case FieldDescriptor::CPPTYPE_INT64:
+        return number<std::int64_t>(m, f, add, &Reflection::AddInt64, &Reflection::SetInt64);
+      case FieldDescriptor::CPPTYPE_UINT64:
+        return number<std::uint64_t>(m, f, add, &Reflection::AddUInt64, &Reflection::SetUInt64);
       case FieldDescriptor::CPPTYPE_BOOL: {
         bool v = false;
         if (s_.substr(pos_, 4) == "true") {
