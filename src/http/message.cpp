@@ -46,19 +46,16 @@ std::string_view reason_phrase(unsigned code) noexcept {
   }
 }
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto x = static_cast<unsigned char>(a[i]);
-    auto y = static_cast<unsigned char>(b[i]);
-    if (x == y) continue;
-    if ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z') return false;
-  }
-  return true;
-}
-
 void fields::add(std::string_view name, std::string_view value) {
-  fields_.push_back({std::string(name), std::string(value)});
+  // Built in place: no temporary field to move in and destroy.
+  auto& f = fields_.emplace_back();
+  try {
+    f.name.assign(name);
+    f.value.assign(value);
+  } catch (...) {
+    fields_.pop_back();
+    throw;
+  }
 }
 
 void fields::set(std::string_view name, std::string_view value) {
@@ -106,6 +103,7 @@ namespace {
 response with_type(std::string body, std::string_view type, status s) {
   response r;
   r.status = s;
+  r.headers.reserve(4);  // a handler or hook adding a few fields does not reallocate
   r.headers.add("Content-Type", type);
   r.body = std::move(body);
   return r;

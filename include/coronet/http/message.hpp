@@ -85,8 +85,18 @@ enum class status : std::uint16_t {
   return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
 }
 
-/// ASCII case-insensitive equality, as header names compare.
-[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
+/// ASCII case-insensitive equality, as header names compare. (Inline: names of other lengths,
+/// most of those a lookup meets, are told apart without a call.)
+[[nodiscard]] inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto x = static_cast<unsigned char>(a[i]);
+    const auto y = static_cast<unsigned char>(b[i]);
+    if (x == y) continue;
+    if ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z') return false;
+  }
+  return true;
+}
 
 /// Header fields in arrival order. Names compare case-insensitively; a name may repeat.
 class fields {
@@ -107,6 +117,9 @@ class fields {
   [[nodiscard]] std::optional<std::string_view> get(std::string_view name) const noexcept;
   [[nodiscard]] bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
 
+  /// Room for `n` fields without reallocating (a response made by response::text and its kin
+  /// has room for four).
+  void reserve(std::size_t n) { fields_.reserve(n); }
   [[nodiscard]] std::size_t size() const noexcept { return fields_.size(); }
   [[nodiscard]] bool empty() const noexcept { return fields_.empty(); }
   [[nodiscard]] const_iterator begin() const noexcept { return fields_.begin(); }
