@@ -1,11 +1,12 @@
 // What features cost per request: GET / answers "Hello, World!" (as http_plaintext_server
 // does), with N trivial middlewares around it. bench/http_overhead.sh runs it with each set of
 // flags side by side and compares server CPU per request.
-//   http_overhead_server [--listen HOST:PORT] [--threads N] [--middlewares N] [--pass-through N]
-//                        [--metrics]
+//   http_overhead_server [--listen HOST:PORT] [--threads N] [--middlewares N] [--hooks N]
+//                        [--pass-through N] [--metrics]
 // The middlewares, outer first, repeat in turn: one adds a response header, one reads a request
-// header, one counts requests. --pass-through adds middlewares (inside those) that only await
-// next: the cost of a layer itself. --metrics counts every request into a coronet::metrics
+// header, one counts requests. --hooks does the same work with hooks (an after hook, two
+// before hooks; installed first, outside any middleware). --pass-through adds middlewares
+// (inside those) that only await next: the cost of a layer itself. --metrics counts every request into a coronet::metrics
 // (GET /metrics is mounted but never scraped during a run): what counting costs. Prints
 // "port N" once listening; SIGINT/SIGTERM stop it.
 #include <coronet/coronet.hpp>
@@ -13,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 namespace http = coronet::http;
@@ -44,6 +46,27 @@ http::middleware trivial(std::size_t which) {
   }
 }
 
+// The same three as hooks.
+void add_hook(http::router& routes, std::size_t which) {
+  switch (which % 3) {
+    case 0:
+      routes.after([](const http::request&, http::response& res) { res.headers.set("X-Frame-Options", "DENY"); });
+      break;
+    case 1:
+      routes.before([](http::request& req) -> std::optional<http::response> {
+        if (req.headers.get("user-agent")) with_user_agent.fetch_add(1, std::memory_order_relaxed);
+        return std::nullopt;
+      });
+      break;
+    default:
+      routes.before([](http::request&) -> std::optional<http::response> {
+        counted.fetch_add(1, std::memory_order_relaxed);
+        return std::nullopt;
+      });
+      break;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -51,6 +74,7 @@ int main(int argc, char** argv) {
   unsigned port = 0;
   std::size_t threads = 1;
   std::size_t middlewares = 0;
+  std::size_t hooks = 0;
   std::size_t pass_through = 0;
   bool with_metrics = false;
   for (int i = 1; i < argc; ++i) {
@@ -68,11 +92,13 @@ int main(int argc, char** argv) {
       threads = std::stoul(value);
     } else if (flag == "--middlewares" && !value.empty()) {
       middlewares = std::stoul(value);
+    } else if (flag == "--hooks" && !value.empty()) {
+      hooks = std::stoul(value);
     } else if (flag == "--pass-through" && !value.empty()) {
       pass_through = std::stoul(value);
     } else {
       std::fprintf(stderr,
-                   "usage: %s [--listen HOST:PORT] [--threads N] [--middlewares N] "
+                   "usage: %s [--listen HOST:PORT] [--threads N] [--middlewares N] [--hooks N] "
                    "[--pass-through N] [--metrics]\n",
                    argv[0]);
       return 2;
@@ -81,6 +107,7 @@ int main(int argc, char** argv) {
   coronet::runtime rt({.threads = threads});
   coronet::metrics metrics;  // outlives the router and the server, which refer to it
   http::router routes;
+  for (std::size_t i = 0; i < hooks; ++i) add_hook(routes, i);
   for (std::size_t i = 0; i < middlewares; ++i) routes.use(trivial(i));
   for (std::size_t i = 0; i < pass_through; ++i) {
     routes.use([](http::request& req, http::next_handler next) -> asio::awaitable<http::response> {
@@ -100,7 +127,7 @@ int main(int argc, char** argv) {
   std::printf("port %u\n", server.port());
   std::fflush(stdout);
   rt.run();
-  if (middlewares > 0) {
+  if (middlewares + hooks > 0) {
     std::fprintf(stderr, "counted %llu requests, %llu with a User-Agent\n",
                  static_cast<unsigned long long>(counted.load()),
                  static_cast<unsigned long long>(with_user_agent.load()));

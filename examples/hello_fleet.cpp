@@ -6,8 +6,8 @@
 //                                         TARGET = ipv4:127.0.0.1:8080,127.0.0.1:8081
 //
 // The instance has what running behind a load balancer asks for (docs/deploy.md): metrics at
-// GET /metrics, middleware that tags every answer with a request id and guards /api with a
-// token, the same token check on gRPC, and shutdown settings under which SIGTERM loses no
+// GET /metrics, hooks that tag every answer with a request id, a middleware that guards /api
+// with a token, the same token check on gRPC, and shutdown settings under which SIGTERM loses no
 // request. `call` prints how many calls each instance answered (its "x-instance" metadata).
 #include <coronet/coronet.hpp>
 
@@ -21,6 +21,7 @@
 #include <chrono>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <unistd.h>
 
@@ -33,18 +34,6 @@ namespace {
 const std::string instance = std::to_string(getpid());
 
 // snippet-begin http_middleware
-// Tags every answer, 404s included, with the request's id: the client's, or a new one.
-http::middleware request_id() {
-  return [](http::request& req, http::next_handler next) -> asio::awaitable<http::response> {
-    static std::atomic<unsigned long> counter{0};
-    const auto given = req.headers.get("x-request-id");
-    const std::string id = given ? std::string(*given) : instance + "-" + std::to_string(++counter);
-    auto res = co_await next(req);
-    res.headers.set("X-Request-Id", id);
-    co_return res;
-  };
-}
-
 // Answers 401 without reaching the handler unless the request carries the token.
 http::middleware require_token() {
   return [](http::request& req, http::next_handler next) -> asio::awaitable<http::response> {
@@ -55,6 +44,22 @@ http::middleware require_token() {
   };
 }
 // snippet-end http_middleware
+
+// snippet-begin http_hooks
+// Gives every request an id (the client's, or a new one) on the way in, and tags its answer,
+// 404s included, with it on the way out: no suspension, so hooks rather than a middleware.
+std::optional<http::response> ensure_request_id(http::request& req) {
+  static std::atomic<unsigned long> counter{0};
+  if (!req.headers.get("x-request-id")) {
+    req.headers.set("X-Request-Id", instance + "-" + std::to_string(++counter));
+  }
+  return std::nullopt;  // go on
+}
+
+void tag_request_id(const http::request& req, http::response& res) {
+  res.headers.set("X-Request-Id", *req.headers.get("x-request-id"));
+}
+// snippet-end http_hooks
 
 // snippet-begin grpc_middleware
 // The same check for gRPC, on every method of every coroutine service of the server.
@@ -73,12 +78,12 @@ int serve(std::uint16_t port) {
   coronet::runtime rt;
   http::router routes;
   // snippet-begin routes_with_middleware
-  routes.use(request_id());  // every request, 404 and 405 included
+  routes.before(ensure_request_id).after(tag_request_id);  // every request, 404 and 405 too
   routes.get("/", [](http::request&) -> asio::awaitable<http::response> {
     co_return http::response::text("Hello, World!");
   });
   auto api = routes.group("/api");
-  api.use(require_token());  // after request_id, before the handlers of /api
+  api.use(require_token());  // inside the hooks, before the handlers of /api
   api.get("/hello/{name}", [](http::request& req) -> asio::awaitable<http::response> {
     co_return http::response::text("Hello, " + std::string(req.param("name")));
   });

@@ -291,11 +291,13 @@ connection::plan connection::plan_request() {
   auto& req = p.message();
   const auto m = state_->routes.find(req.method, req.path(), req.params);
   e.target = m.target;
+  e.chain = m.chain;
   e.route = m.result;
   e.planned = true;
   if (worker_.metrics) {
     e.pattern = m.pattern;
-    e.started = std::chrono::steady_clock::now();
+    e.route_index = m.route_index;
+    e.started = e.read_at;
   }
   if (p.has_body() && !p.chunked() && p.content_length() > state_->options.max_body_bytes) {
     return {plan::action::refuse, http::status::payload_too_large, "request body too large"};
@@ -359,7 +361,20 @@ asio::awaitable<bool> connection::on_message() {
   response res;
   if (ex_->route == router::match::kind::found) {
     try {
-      res = co_await (*ex_->target)(req);
+      if (const auto* chain = ex_->chain) {
+        // Hooks lead the route's chain: run here, in this coroutine, rather than in a frame
+        // of the chain's own.
+        std::optional<response> early;
+        const auto entered = chain->enter(req, early);
+        if (early) {
+          res = std::move(*early);
+        } else {
+          res = co_await chain->rest(req);
+        }
+        chain->leave(req, res, entered);
+      } else {
+        res = co_await (*ex_->target)(req);
+      }
     } catch (...) {
       // A handler's failure is this request's 500; the connection stays healthy.
       res = response::text("Internal Server Error\n", http::status::internal_server_error);

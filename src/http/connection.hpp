@@ -83,12 +83,18 @@ class connection : public std::enable_shared_from_this<connection> {
   }
   void set_timeout(std::chrono::milliseconds t) { watchdog_.expires_after(t); }
   /// With metrics: counts an answer to the current request, and its duration.
-  void count_answer(const request& req, unsigned code);
+  /// With metrics: counts an answer; its duration when `queued` is written (observe_queued),
+  /// or now when there is no such entry (a streamed answer, at its end).
+  void count_answer(const request& req, unsigned code, exchange::pending* queued);
+  void observe_queued();
   void count_error(coronet::detail::http_error e) {
     if (auto* m = worker_.metrics) coronet::detail::bump(m->errors[static_cast<std::size_t>(e)]);
   }
   void count_received(std::size_t n) {
-    if (auto* m = worker_.metrics) coronet::detail::bump(m->received_bytes, n);
+    if (auto* m = worker_.metrics) {
+      coronet::detail::bump(m->received_bytes, n);
+      ex_->read_at = std::chrono::steady_clock::now();
+    }
   }
 
   // connection_write.cpp: the answers.

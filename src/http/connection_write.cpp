@@ -67,19 +67,37 @@ bool connection::queue(const request& req, response& res, bool keep, bool stream
     out.body = std::move(res.body);
     ex_->out_bytes += out.body.size();
   }
-  if (!streamed) count_answer(req, code);  // a streamed one is counted at its end
+  if (!streamed) count_answer(req, code, &out);  // a streamed one is counted at its end
   return true;
 }
 
-void connection::count_answer(const request& req, unsigned code) {
+void connection::count_answer(const request& req, unsigned code, exchange::pending* queued) {
   auto* m = worker_.metrics;
   if (!m) return;
-  auto& series = m->http_route(ex_->pattern, coronet::detail::http_method_index(req.method));
+  auto& series = m->http_route(ex_->route_index, ex_->pattern, coronet::detail::http_method_index(req.method));
   const auto status_class = std::clamp(code / 100, 1u, 5u) - 1;
   coronet::detail::bump(series.by_class[status_class]);
+  if (queued) {
+    queued->timed = &series;
+    queued->started = ex_->started;
+    return;
+  }
   const auto took = std::chrono::steady_clock::now() - ex_->started;
   series.duration.observe(coronet::detail::duration_bounds_ns,
                           static_cast<std::uint64_t>(std::chrono::nanoseconds(took).count()));
+}
+
+// The durations of the queued answers, up to the write that sends them: one clock reading.
+void connection::observe_queued() {
+  std::chrono::steady_clock::time_point now;
+  for (std::size_t i = 0; i < ex_->out_count; ++i) {
+    auto& p = ex_->out[i];
+    if (!p.timed) continue;
+    if (now == std::chrono::steady_clock::time_point{}) now = std::chrono::steady_clock::now();
+    p.timed->duration.observe(coronet::detail::duration_bounds_ns,
+                              static_cast<std::uint64_t>(std::chrono::nanoseconds(now - p.started).count()));
+    p.timed = nullptr;
+  }
 }
 
 asio::awaitable<bool> connection::flush() {
@@ -87,7 +105,10 @@ asio::awaitable<bool> connection::flush() {
   auto& gather = ex_->gather;
   gather.clear();
   gather_queued(gather);
-  if (auto* m = worker_.metrics) m->per_write.observe(coronet::detail::per_write_bounds, ex_->out_count);
+  if (auto* m = worker_.metrics) {
+    m->per_write.observe(coronet::detail::per_write_bounds, ex_->out_count);
+    observe_queued();
+  }
   const auto ec = co_await write_now(gather);
   ex_->out_count = 0;
   ex_->out_bytes = 0;
@@ -220,6 +241,7 @@ class connection::chunk_writer final : public body_writer {
     if (auto conn = res_.headers.get("connection"); conn && iequals(*conn, "close")) keep_ = false;
     if (!chunked_) keep_ = false;
     replaced_ = !c_.queue(req_, res_, keep_, true);
+    if (c_.worker_.metrics) c_.observe_queued();  // the pipelined answers ahead of this one
     c_.gather_queued(bufs);
     if (!replaced_ && has_body_) return true;
     stopped_ = asio::error::operation_aborted;
@@ -271,7 +293,7 @@ asio::awaitable<bool> connection::stream(request& req, response& res, bool keep)
     more = co_await writer.end();
   }
   // Counted once its status is out, whatever followed (a 500 in its place is counted apart).
-  if (writer.counts()) count_answer(req, static_cast<unsigned>(res.status));
+  if (writer.counts()) count_answer(req, static_cast<unsigned>(res.status), nullptr);
   co_return more;
 }
 

@@ -46,10 +46,15 @@ struct exchange {
   // The current request's route, found once when its head is complete (a 405's Allow list is
   // looked up again only when it is answered).
   const handler* target = nullptr;
+  const middleware_chain* chain = nullptr;  // set when the route's chain starts with hooks
   router::match::kind route = router::match::kind::not_found;
   bool planned = false;  // the route is set and the request's expectation and size checked
-  // With metrics: the matched pattern (empty when none) and when the head was complete.
+  // With metrics: the matched route (pattern empty and index no_route when none), when the
+  // last read completed, and when the current request's head did (that read's time: the
+  // requests of one read share one clock reading).
   std::string_view pattern;
+  std::size_t route_index = router::match::no_route;
+  std::chrono::steady_clock::time_point read_at;
   std::chrono::steady_clock::time_point started;
   std::unique_ptr<char[]> buffer = std::make_unique<char[]>(buffer_size);
   std::size_t begin = 0;  // unparsed bytes are buffer[begin, end)
@@ -59,6 +64,10 @@ struct exchange {
   struct pending {
     std::string head;
     std::string body;  // empty for HEAD
+    // With metrics: the duration series the answer goes to when it is written, and when its
+    // request's head was complete (one clock reading per write serves all its answers).
+    coronet::detail::http_route_series* timed = nullptr;
+    std::chrono::steady_clock::time_point started;
   };
   std::vector<pending> out;
   std::vector<asio::const_buffer> gather;  // out as one buffer sequence, for the write
@@ -71,6 +80,7 @@ struct exchange {
     auto& p = out[out_count++];
     p.head.clear();
     p.body.clear();
+    p.timed = nullptr;
     return p;
   }
 };

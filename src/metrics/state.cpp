@@ -13,11 +13,11 @@ std::uint8_t http_method_index(std::string_view method) noexcept {
   return http_method_other;
 }
 
-http_route_series& metrics_shard::http_route(std::string_view route, std::uint8_t method) {
-  // Patterns are distinct strings of one router, so their addresses tell them apart; the
-  // method (< 16) fills the low bits.
-  const auto key = (route.empty() ? 0 : reinterpret_cast<std::uintptr_t>(route.data()) << 4) | method;
-  if (const auto it = route_lookup_.find(key); it != route_lookup_.end()) return *it->second;
+http_route_series& metrics_shard::http_route(std::size_t route_index, std::string_view route,
+                                            std::uint8_t method) {
+  // The method (< 16) fills the low bits; no_route + 1 wraps to the first row.
+  const auto slot = (route_index + 1) * 16 + method;
+  if (slot < route_lookup_.size() && route_lookup_[slot]) return *route_lookup_[slot];
   const std::string_view label = route.empty() ? unmatched_route : route;
   http_route_series* found = nullptr;
   {
@@ -28,7 +28,8 @@ http_route_series& metrics_shard::http_route(std::string_view route, std::uint8_
     }
     if (!found) found = &http_routes.emplace_back(std::string(label), method);
   }
-  route_lookup_.emplace(key, found);
+  if (slot >= route_lookup_.size()) route_lookup_.resize(slot + 1, nullptr);
+  route_lookup_[slot] = found;
   return *found;
 }
 

@@ -133,16 +133,18 @@ struct metrics_shard {
   std::array<counter, http_error_names.size()> errors{};
   histogram<per_write_bounds.size()> per_write;
 
-  /// The series of `method` on `route` (empty: none matched); the writer's lookup, made once
-  /// per route and method by string, then found by the pattern's address.
-  http_route_series& http_route(std::string_view route, std::uint8_t method);
+  /// The series of `method` on `route`, the route at `route_index` of the writer's router
+  /// (router::match::route_index; no_route and an empty `route` when none matched). Found by
+  /// string once per route and method, then by index: the writer keeps to one router.
+  http_route_series& http_route(std::size_t route_index, std::string_view route, std::uint8_t method);
+  static constexpr std::size_t no_route = static_cast<std::size_t>(-1);
   /// The series of gRPC method `id`.
   grpc_series& grpc_method(std::uint32_t id);
   /// Forgets the writer's lookups (before the shard goes to another writer).
   void forget_lookups();
 
  private:
-  std::unordered_map<std::uintptr_t, http_route_series*> route_lookup_;
+  std::vector<http_route_series*> route_lookup_;  // at (route_index + 1) * 16 + method
   std::vector<grpc_series*> grpc_lookup_;
 };
 

@@ -1,7 +1,8 @@
-"""Middleware of coronet's HTTP/1.1 server against curl and Python's http.client, over
-127.0.0.1: a CORS preflight answered by the router's middleware, a 401 from an /api group's,
-404/405 seen by an access log, a handler's exception caught by one middleware and, uncaught,
-the server's 500 on a connection that then serves its next request.
+"""Middleware and hooks of coronet's HTTP/1.1 server against curl and Python's http.client,
+over 127.0.0.1: a CORS preflight answered by the router's before hook, a 401 from an /api
+group's middleware, 404/405 seen by an access log (an after hook), a handler's exception
+caught by one middleware and, uncaught, the server's 500 on a connection that then serves its
+next request.
 
     python3 http_middleware_test.py build/tests/integration/http_middleware_server
 """
@@ -74,7 +75,7 @@ class MiddlewareTest(unittest.TestCase):
             headers[name.strip().lower()] = value.strip()
         return status, headers, body
 
-    def test_cors_preflight_is_answered_by_the_routers_middleware(self):
+    def test_cors_preflight_is_answered_by_the_routers_hook(self):
         url = f"http://127.0.0.1:{self.port}/api/secret"
         status, headers, body = self.curl("-X", "OPTIONS", "-H", "Origin: http://example.com",
                                           "-H", "Access-Control-Request-Method: GET", url)

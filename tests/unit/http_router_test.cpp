@@ -69,6 +69,36 @@ TEST(http_router, a_match_names_its_pattern_not_its_path) {
   EXPECT_EQ(f.find("PUT", "/users/1").pattern, "");
 }
 
+TEST(http_router, a_match_gives_its_routes_index_in_the_order_added) {
+  fixture f;
+  EXPECT_EQ(f.find("GET", "/").route_index, 0u);
+  EXPECT_EQ(f.find("GET", "/users/me").route_index, 2u);
+  EXPECT_EQ(f.find("GET", "/users/7").route_index, 1u);
+  EXPECT_EQ(f.find("HEAD", "/files/x").route_index, 5u);
+  EXPECT_EQ(f.find("GET", "/nope").route_index, http::router::match::no_route);
+  EXPECT_EQ(f.find("PUT", "/users/1").route_index, http::router::match::no_route);
+}
+
+// Literal patterns are matched by comparing the path whole: the same answers as segment by
+// segment, empty segments and trailing slashes included.
+TEST(http_router, literal_patterns_match_only_the_same_segments) {
+  http::router r;
+  r.get("/a", named("a"));
+  r.get("/a/", named("a/"));
+  r.get("//b", named("//b"));
+  r.get("/c/d", named("c/d"));
+  std::vector<std::pair<std::string, std::string>> params;
+  EXPECT_EQ(r.find("GET", "/a", params).pattern, "/a");
+  EXPECT_EQ(r.find("GET", "/a/", params).pattern, "/a/");
+  EXPECT_EQ(r.find("GET", "//b", params).pattern, "//b");
+  EXPECT_EQ(r.find("GET", "/c/d", params).pattern, "/c/d");
+  EXPECT_EQ(r.find("GET", "/b", params).result, kind::not_found);
+  EXPECT_EQ(r.find("GET", "/a//", params).result, kind::not_found);
+  EXPECT_EQ(r.find("GET", "/c/d/", params).result, kind::not_found);
+  EXPECT_EQ(r.find("GET", "/C/d", params).result, kind::not_found);  // paths are case-sensitive
+  EXPECT_EQ(r.find("GET", "/c", params).result, kind::not_found);
+}
+
 TEST(http_router, trailing_wildcard_captures_the_rest) {
   fixture f;
   ASSERT_EQ(f.find("GET", "/files/a/b/c.txt").result, kind::found);

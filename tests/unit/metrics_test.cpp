@@ -97,7 +97,7 @@ TEST(metrics, shards_written_by_several_threads_are_summed_by_a_scrape) {
   state.http_used = true;
   constexpr int threads = 4;
   constexpr int per_thread = 20'000;
-  const std::string route = "/users/{id}";  // one router's pattern: one address for all
+  const std::string route = "/users/{id}";  // route 0 of one router
   std::atomic<bool> done{false};
   // A scrape running meanwhile sees whole counters (and ThreadSanitizer no race).
   std::thread scraper([&] {
@@ -108,7 +108,7 @@ TEST(metrics, shards_written_by_several_threads_are_summed_by_a_scrape) {
     writers.emplace_back([&] {
       auto& shard = state.acquire();
       for (int i = 0; i < per_thread; ++i) {
-        auto& s = shard.http_route(route, coronet::detail::http_method_index("GET"));
+        auto& s = shard.http_route(0, route, coronet::detail::http_method_index("GET"));
         coronet::detail::bump(s.by_class[1]);
         s.duration.observe(coronet::detail::duration_bounds_ns, 200'000);  // 0.2 ms
         coronet::detail::bump(shard.received_bytes, 10);

@@ -25,9 +25,13 @@
 //     api.use(authenticate);                   // access_log, then authenticate, then...
 //     api.get("/users/{id}", get_user);        // ...the handler of GET /api/users/{id}
 //
-// `use()` comes before the routes it applies to: on a router or group through which a route
-// was already added (directly or through a group inside it), it throws std::logic_error, so
-// which routes a middleware covers never depends on the order of lines.
+// `before()` and `after()` install hooks, plain functions for what needs no suspension
+// (middleware.hpp), into the same chain.
+//
+// `use()`, `before()` and `after()` come before the routes they apply to: on a router or
+// group through which a route was already added (directly or through a group inside it),
+// they throw std::logic_error, so which routes a middleware covers never depends on the order
+// of lines.
 #pragma once
 
 #include <coronet/http/message.hpp>
@@ -71,6 +75,10 @@ class router {
   /// the 404 and 405 answers. Throws std::logic_error once any route has been added, and
   /// std::invalid_argument for an empty function.
   router& use(middleware m);
+  /// Installs a hook (middleware.hpp) as use() installs a middleware, in the same chain and
+  /// the same order, with the same rules.
+  router& before(before_hook h);
+  router& after(after_hook h);
 
   /// A group of routes under `prefix` ("/api"; "" for middleware alone), whose routes are
   /// added to this router. Throws std::invalid_argument for a prefix that does not start
@@ -89,6 +97,14 @@ class router {
     /// a bounded set of values, unlike paths); a group's prefix included. Empty when nothing
     /// matched.
     std::string_view pattern;
+    /// Set when found through a route: its position among the router's routes in the order
+    /// they were added, for tables kept per route (coronet's metrics). no_route otherwise.
+    std::size_t route_index = no_route;
+    static constexpr std::size_t no_route = static_cast<std::size_t>(-1);
+    /// Set when found through a route whose chain starts with hooks: the server runs them
+    /// itself (enter, rest, leave) rather than through `target`, which does the same in a
+    /// coroutine of its own.
+    const detail::middleware_chain* chain = nullptr;
   };
   /// Finds the handler for `method` and `path`, filling `params` with the captured segments.
   using params_type = std::vector<std::pair<std::string, std::string>>;
@@ -117,6 +133,9 @@ class route_group {
   /// middleware installed on it before. Throws std::logic_error once a route has been added
   /// through the group (or a group inside it).
   route_group& use(middleware m);
+  /// Hooks (middleware.hpp), installed as use() installs a middleware.
+  route_group& before(before_hook h);
+  route_group& after(after_hook h);
 
   /// A group inside this one: its prefix follows this one's, its middleware runs inside.
   [[nodiscard]] route_group group(std::string_view prefix);
