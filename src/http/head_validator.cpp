@@ -2,52 +2,101 @@
 
 #include "line_bytes.hpp"
 
+#include <array>
+
 namespace coronet::http::detail {
+
+namespace {
+
+// The bytes that end a field name, or are wrong in one: everything else is skipped at one
+// table lookup a byte (names are short: a word at a time did not pay).
+constexpr std::array<bool, 256> name_stops = [] {
+  std::array<bool, 256> t{};
+  for (const unsigned char c : {':', ' ', '\t', '\r', '\n', '\0'}) t[c] = true;
+  return t;
+}();
+
+}  // namespace
 
 bool head_validator::feed(std::string_view bytes) noexcept {
   if (reason_) return false;
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  // The state in locals, stored back on the way out: the compiler must otherwise assume
+  // every store through `this` may change the bytes and reload them.
+  auto where = where_;
+  bool after_cr = after_cr_;
+  const auto stop = [&](const char* why) {
+    where_ = where;
+    after_cr_ = after_cr;
+    return why ? fail(why) : true;
+  };
+  const auto* p = bytes.data();
   const auto* const end = p + bytes.size();
-  for (; p != end; ++p) {
-    if (where_ == where::done) return true;
-    if (!after_cr_ && (where_ == where::field_value || where_ == where::request_line)) {
-      // Most of a head is values: skip to the next byte that can matter.
-      p += find_line_byte(reinterpret_cast<const char*>(p), static_cast<std::size_t>(end - p));
-      if (p == end) break;
-    }
-    const char c = static_cast<char>(*p);
-    if (after_cr_) {
-      if (c != '\n') return fail("bare CR in request head");
-      after_cr_ = false;
-      if (where_ != where::start) where_ = where_ == where::line_start ? where::done : where::line_start;
+  while (p != end) {
+    if (where == where::done) return stop(nullptr);
+    const char c = *p;
+    if (after_cr) {
+      if (c != '\n') return stop("bare CR in request head");
+      after_cr = false;
+      // An empty line (CRLF at a line's start) ends the head; empty lines before the request
+      // line are fine.
+      if (where != where::start) where = where == where::line_start ? where::done : where::line_start;
+      ++p;
       continue;
     }
-    if (where_ == where::start && c != '\r') where_ = where::request_line;  // empty lines before it are fine
-    switch (c) {
-      case '\0':
-        return fail("NUL byte in request head");
-      case '\r':
-        after_cr_ = true;
-        // An empty line (CR at line start) ends the head; otherwise the line ends.
-        if (where_ != where::line_start && where_ != where::start) where_ = where::field_value;
+    switch (where) {
+      case where::start:
+        if (c == '\r') {
+          after_cr = true;
+          ++p;
+          continue;
+        }
+        where = where::request_line;
+        [[fallthrough]];
+      case where::request_line:
+      case where::field_value: {
+        // Most of a head is values: skip to the next byte that can matter.
+        p += find_line_byte(p, static_cast<std::size_t>(end - p));
+        if (p == end) return stop(nullptr);
+        if (*p == '\0') return stop("NUL byte in request head");
+        if (*p == '\n') return stop("bare LF in request head");
+        after_cr = true;  // the line ends
+        where = where::field_value;
+        ++p;
         continue;
-      case '\n':
-        return fail("bare LF in request head");
-      case ' ':
-      case '\t':
-        if (where_ == where::line_start) return fail("obsolete line folding in request head");
-        if (where_ == where::field_name) return fail("whitespace in or before a header field name");
+      }
+      case where::line_start:
+        switch (c) {
+          case '\r': after_cr = true; break;  // the empty line that ends the head
+          case ' ':
+          case '\t': return stop("obsolete line folding in request head");
+          case ':': return stop("empty header field name");
+          case '\n': return stop("bare LF in request head");
+          case '\0': return stop("NUL byte in request head");
+          default: where = where::field_name; break;
+        }
+        ++p;
         continue;
-      case ':':
-        if (where_ == where::line_start) return fail("empty header field name");
-        if (where_ == where::field_name) where_ = where::field_value;
+      case where::field_name:
+        while (p != end && !name_stops[static_cast<unsigned char>(*p)]) ++p;
+        if (p == end) return stop(nullptr);
+        switch (*p) {
+          case ':': where = where::field_value; break;
+          case ' ':
+          case '\t': return stop("whitespace in or before a header field name");
+          case '\n': return stop("bare LF in request head");
+          case '\0': return stop("NUL byte in request head");
+          default:  // CR: a line without a colon, which the parser refuses
+            after_cr = true;
+            where = where::field_value;
+            break;
+        }
+        ++p;
         continue;
-      default:
-        if (where_ == where::line_start) where_ = where::field_name;
-        continue;
+      case where::done:
+        return stop(nullptr);
     }
   }
-  return true;
+  return stop(nullptr);
 }
 
 }  // namespace coronet::http::detail

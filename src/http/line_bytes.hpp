@@ -3,6 +3,7 @@
 // bytes, and both the head check and the response's header check scan them.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -22,24 +23,33 @@ inline std::size_t find_line_byte(const char* p, std::size_t n) noexcept {
     if (((x - ones * 14) & ~x & highs) == 0) return 0;
     return has_zero(x) | has_zero(x ^ (ones * '\r')) | has_zero(x ^ (ones * '\n'));
   };
+  // Where the first of them is in a word with a hit: the lowest bit each mask sets is exact
+  // (a false one only ever lies above a true one), so the lowest of all is the first byte.
+  constexpr bool little = std::endian::native == std::endian::little;
+  const auto first = [](std::uint64_t mask) { return static_cast<std::size_t>(std::countr_zero(mask)) / 8; };
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     std::uint64_t x;
     std::memcpy(&x, p + i, 8);
-    if (hit(x)) break;
+    if (const auto m = hit(x)) {
+      if constexpr (little) return i + first(m);
+      break;
+    }
   }
-  // The rest of a clean run: the last eight bytes at once (overlapping what was checked), or
-  // for 4 to 7 bytes two overlapping words. The byte loop then only finds where a hit is.
+  // The rest: the last eight bytes at once (overlapping bytes already clean), or for 4 to 7
+  // bytes two overlapping words, widened with 'A' bytes (neither CR, LF nor NUL, nor below
+  // 14). The byte loop only runs for fewer than 4 bytes, or to find where a hit is.
   if (i < n && i + 8 > n) {
     if (n >= 8) {
       std::uint64_t x;
       std::memcpy(&x, p + n - 8, 8);
-      if (!hit(x)) return n;
+      const auto m = hit(x);
+      if (!m) return n;
+      if constexpr (little) return n - 8 + first(m);
     } else if (n >= 4) {
       std::uint32_t a, b;
       std::memcpy(&a, p, 4);
       std::memcpy(&b, p + n - 4, 4);
-      // Widened with 'A' bytes, which are neither CR, LF nor NUL (nor below 14).
       const auto wide = [&](std::uint32_t w) { return (std::uint64_t{0x41414141u} << 32) | w; };
       if (!hit(wide(a)) && !hit(wide(b))) return n;
     }

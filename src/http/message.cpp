@@ -46,37 +46,54 @@ std::string_view reason_phrase(unsigned code) noexcept {
   }
 }
 
+fields::field& fields::append() {
+  if (used_ < fields_.size()) {
+    auto& f = fields_[used_++];
+    f.name.clear();
+    f.value.clear();
+    return f;
+  }
+  fields_.emplace_back();
+  ++used_;
+  return fields_.back();
+}
+
 void fields::add(std::string_view name, std::string_view value) {
-  // Built in place: no temporary field to move in and destroy.
-  auto& f = fields_.emplace_back();
+  auto& f = append();  // built in place: no temporary field to move in and destroy
   try {
     f.name.assign(name);
     f.value.assign(value);
   } catch (...) {
-    fields_.pop_back();
+    --used_;
     throw;
   }
 }
 
 void fields::set(std::string_view name, std::string_view value) {
-  auto it = std::find_if(fields_.begin(), fields_.end(),
-                         [&](const field& f) { return iequals(f.name, name); });
-  if (it == fields_.end()) {
+  const auto first = fields_.begin();
+  const auto last = first + static_cast<std::ptrdiff_t>(used_);
+  const auto it = std::find_if(first, last, [&](const field& f) { return iequals(f.name, name); });
+  if (it == last) {
     add(name, value);
     return;
   }
   it->value.assign(value);
-  fields_.erase(std::remove_if(std::next(it), fields_.end(),
-                               [&](const field& f) { return iequals(f.name, name); }),
-                fields_.end());
+  // Later fields of the name go past the end, where their strings wait for reuse.
+  const auto kept = std::remove_if(std::next(it), last, [&](const field& f) { return iequals(f.name, name); });
+  used_ = static_cast<std::size_t>(kept - first);
 }
 
 std::size_t fields::erase(std::string_view name) {
-  return std::erase_if(fields_, [&](const field& f) { return iequals(f.name, name); });
+  const auto first = fields_.begin();
+  const auto last = first + static_cast<std::ptrdiff_t>(used_);
+  const auto kept = std::remove_if(first, last, [&](const field& f) { return iequals(f.name, name); });
+  const auto removed = static_cast<std::size_t>(last - kept);
+  used_ -= removed;
+  return removed;
 }
 
 std::optional<std::string_view> fields::get(std::string_view name) const noexcept {
-  for (const auto& f : fields_) {
+  for (const auto& f : *this) {
     if (iequals(f.name, name)) return std::string_view(f.value);
   }
   return std::nullopt;

@@ -218,12 +218,12 @@ template <bool IsRequest>
 int basic_parser<IsRequest>::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
   auto& s = self<IsRequest>(p);
   if (!s.in_head_) return s.count_trailer(n) ? 0 : HPE_USER;
-  auto& fields = s.message_.headers.fields_;
+  auto& fields = s.message_.headers;
   if (s.last_was_value_ || fields.empty()) {
-    fields.emplace_back();
+    fields.append();
     s.last_was_value_ = false;
   }
-  fields.back().name.append(at, n);
+  fields.last().name.append(at, n);
   return 0;
 }
 
@@ -231,9 +231,9 @@ template <bool IsRequest>
 int basic_parser<IsRequest>::on_header_value(llhttp_t* p, const char* at, std::size_t n) {
   auto& s = self<IsRequest>(p);
   if (!s.in_head_) return s.count_trailer(n) ? 0 : HPE_USER;
-  auto& fields = s.message_.headers.fields_;
+  auto& fields = s.message_.headers;
   if (fields.empty()) return HPE_USER;
-  fields.back().value.append(at, n);
+  fields.last().value.append(at, n);
   s.last_was_value_ = true;
   return 0;
 }

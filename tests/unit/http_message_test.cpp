@@ -30,6 +30,60 @@ TEST(http_fields, repeated_names_keep_arrival_order_and_set_replaces_all) {
   EXPECT_EQ(f.size(), 1u);
 }
 
+TEST(http_fields, clear_keeps_the_strings_storage_for_the_next_fields) {
+  http::fields f;
+  const std::string long_value(100, 'v');
+  f.add("User-Agent", long_value);
+  f.add("Accept", long_value);
+  const auto* storage = f.begin()->value.data();
+  f.clear();
+  EXPECT_TRUE(f.empty());
+  EXPECT_EQ(f.begin(), f.end());
+  EXPECT_FALSE(f.get("user-agent").has_value());
+  f.add("Host", "example.com");
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f.begin()->name, "Host");
+  EXPECT_EQ(f.get("host"), "example.com");
+  EXPECT_FALSE(f.get("accept").has_value());  // the kept slot beyond the end is not a field
+  f.add("Cookie", long_value);
+  EXPECT_EQ(f.size(), 2u);
+  f.clear();
+  f.add("X", long_value);
+  EXPECT_EQ(f.begin()->value.data(), storage);  // no new allocation for the value
+}
+
+TEST(http_fields, erase_set_copy_and_move_see_only_the_fields) {
+  http::fields f;
+  f.add("A", "1");
+  f.add("B", "2");
+  f.add("a", "3");
+  f.add("C", "4");
+  EXPECT_EQ(f.erase("a"), 2u);
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f.begin()->name, "B");
+  EXPECT_EQ(std::next(f.begin())->name, "C");
+  f.add("c", "5");
+  f.set("C", "6");
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f.get("c"), "6");
+
+  const http::fields copy = f;
+  EXPECT_EQ(copy.size(), 2u);
+  EXPECT_EQ(copy.get("b"), "2");
+  http::fields moved = std::move(f);
+  EXPECT_EQ(moved.size(), 2u);
+  EXPECT_TRUE(f.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+  f.add("D", "7");
+  EXPECT_EQ(f.size(), 1u);
+  http::fields assigned;
+  assigned.add("Z", "0");
+  assigned = copy;
+  EXPECT_EQ(assigned.size(), 2u);
+  EXPECT_FALSE(assigned.contains("z"));
+  assigned = std::move(moved);
+  EXPECT_EQ(assigned.get("c"), "6");
+}
+
 TEST(http_fields, iequals_is_ascii_only) {
   EXPECT_TRUE(http::iequals("Host", "hOST"));
   EXPECT_FALSE(http::iequals("Host", "Hosts"));

@@ -12,6 +12,7 @@
 
 #include <asio/ip/tcp.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -107,6 +108,21 @@ class fields {
   };
   using const_iterator = std::vector<field>::const_iterator;
 
+  fields() = default;
+  fields(const fields& other) : fields_(other.begin(), other.end()), used_(other.used_) {}
+  fields(fields&& other) noexcept
+      : fields_(std::move(other.fields_)), used_(std::exchange(other.used_, 0)) {}
+  fields& operator=(const fields& other) {
+    if (this != &other) *this = fields(other);
+    return *this;
+  }
+  fields& operator=(fields&& other) noexcept {
+    fields_ = std::move(other.fields_);
+    used_ = std::exchange(other.used_, 0);
+    return *this;
+  }
+  ~fields() = default;
+
   /// Appends a field, keeping any earlier one of the same name.
   void add(std::string_view name, std::string_view value);
   /// Replaces every field of this name with one.
@@ -120,17 +136,27 @@ class fields {
   /// Room for `n` fields without reallocating (a response made by response::text and its kin
   /// has room for four).
   void reserve(std::size_t n) { fields_.reserve(n); }
-  [[nodiscard]] std::size_t size() const noexcept { return fields_.size(); }
-  [[nodiscard]] bool empty() const noexcept { return fields_.empty(); }
+  [[nodiscard]] std::size_t size() const noexcept { return used_; }
+  [[nodiscard]] bool empty() const noexcept { return used_ == 0; }
   [[nodiscard]] const_iterator begin() const noexcept { return fields_.begin(); }
-  [[nodiscard]] const_iterator end() const noexcept { return fields_.end(); }
-  void clear() noexcept { fields_.clear(); }
+  [[nodiscard]] const_iterator end() const noexcept {
+    return fields_.begin() + static_cast<std::ptrdiff_t>(used_);
+  }
+  /// Removes every field. Their strings keep their storage for the fields added next: a
+  /// request object that serves one request after another on a connection allocates no new
+  /// header strings.
+  void clear() noexcept { used_ = 0; }
 
  private:
   // The parser appends names and values in pieces, as they arrive.
   template <bool IsRequest>
   friend class detail::basic_parser;
-  std::vector<field> fields_;
+  /// A new, empty field at the end (a slot kept by clear() when there is one).
+  field& append();
+  field& last() noexcept { return fields_[used_ - 1]; }
+
+  std::vector<field> fields_;  // [0, used_) are the fields; the rest keep their storage
+  std::size_t used_ = 0;
 };
 
 struct request {
