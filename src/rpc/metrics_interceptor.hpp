@@ -1,15 +1,20 @@
-// Counting an rpc::server's calls into a coronet::metrics: a grpc++ server interceptor, so
-// every call the server takes is counted, whatever serves it (coroutine services, health,
-// reflection, a raw grpc::Service, connections adopted from a coronet::listener).
+// Counting an rpc::server's calls into a coronet::metrics. The calls of coronet's coroutine
+// services are counted by their reactors (method_counter); every other call the server takes
+// (reflection, a raw grpc::Service, a method no service has) by a grpc++ server interceptor,
+// whose factory stands aside for the methods counted by reactors: an interceptor turns on
+// grpc++'s interception machinery for its call, about a fifth more CPU for a unary call.
 #pragma once
 
 #include "metrics/state.hpp"
+
+#include <coronet/rpc/detail/reactors.hpp>
 
 #include <grpcpp/support/server_interceptor.h>
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace coronet::rpc::detail {
@@ -22,6 +27,10 @@ struct metrics_hook {
   /// other (which gRPC answers UNIMPLEMENTED) under grpc_service and grpc_method "unknown",
   /// so a client cannot grow the label values.
   std::function<void(const std::vector<std::string>&)> learn;
+  /// Where the reactors count the calls of method `name` ("/Service/Method") of `type` (in
+  /// grpc_type_names' order); the interceptor then leaves that method's calls alone. Before
+  /// the server starts; the counter lives as long as `factory`.
+  std::function<method_counter*(std::string_view name, std::uint8_t type)> counter_for;
 };
 metrics_hook metrics_interceptor(std::shared_ptr<coronet::detail::metrics_state> state);
 

@@ -136,6 +136,7 @@ void server::bind(detail::service_binding& service) {
     return detail::call_site{ex, pool};
   });
   services_.push_back(&service.native());
+  bindings_.push_back(&service);
 }
 
 void server::add(grpc::Service& service) { services_.push_back(&service); }
@@ -206,6 +207,8 @@ void server::start() {
   if (options_.health_service) {
     services_started = [this](const std::vector<std::string>& names) { health_.start(names); };
   }
+  // A service serves one server at a time: counters a server before this one set go.
+  for (auto* b : bindings_) b->set_counters([](const detail::bound_method&) { return nullptr; });
   if (options_.metrics) {
     // Before configure(): grpc++ keeps one list of interceptor factories, and a configure()
     // that sets its own replaces this one.
@@ -213,6 +216,16 @@ void server::start() {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
     interceptors.push_back(std::move(hook.factory));
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
+    // The coroutine services' calls are counted by their reactors, without an interceptor.
+    for (auto* b : bindings_) {
+      b->set_counters([&](const detail::bound_method& m) {
+        const auto type = m.kind == method_kind::unary              ? 0
+                          : m.kind == method_kind::client_streaming ? 1
+                          : m.kind == method_kind::server_streaming ? 2
+                                                                     : 3;
+        return hook.counter_for(m.name, static_cast<std::uint8_t>(type));
+      });
+    }
     services_started = [learn = std::move(hook.learn), health = std::move(services_started)](
                            const std::vector<std::string>& names) {
       learn(names);

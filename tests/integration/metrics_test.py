@@ -92,6 +92,17 @@ class Metrics(unittest.TestCase):
                 raise AssertionError("NOT_FOUND expected")
             except grpc.RpcError as e:
                 assert e.code() == grpc.StatusCode.NOT_FOUND, e
+            # Streams: every message each way is counted.
+            bench = "/coronet.bench.v1.Bench/"
+            server_stream = channel.unary_stream(bench + "ServerStream", request_serializer=encode_greeting,
+                                                 response_deserializer=decode_greeting)
+            assert list(server_stream("3", timeout=10)) == ["0", "1", "2"]
+            client_stream = channel.stream_unary(bench + "ClientStream", request_serializer=encode_greeting,
+                                                 response_deserializer=decode_greeting)
+            assert client_stream(iter(["a", "b", "c", "d"]), timeout=10) == "a,b,c,d"
+            bidi = channel.stream_stream(bench + "Bidi", request_serializer=encode_greeting,
+                                         response_deserializer=decode_greeting)
+            assert list(bidi(iter(["x", "y"]), timeout=10)) == ["echo: x", "echo: y"]
             nope = channel.unary_unary("/HelloWorld/Nope", request_serializer=encode_greeting,
                                        response_deserializer=decode_greeting)
             try:
@@ -183,7 +194,19 @@ class Metrics(unittest.TestCase):
                                **unknown), 1)
         self.assertNotIn("Nope", self.text)
         handled = sum(v for (name, _), v in self.samples.items() if name == "coronet_grpc_server_handled_total")
-        self.assertEqual(handled, 4)
+        self.assertEqual(handled, 7)
+
+    def test_stream_messages_are_counted_each_way(self):
+        for method, kind, received, sent in [("ServerStream", "server_stream", 1, 3),
+                                             ("ClientStream", "client_stream", 4, 1),
+                                             ("Bidi", "bidi_stream", 2, 2)]:
+            labels = {"grpc_service": "coronet.bench.v1.Bench", "grpc_method": method, "grpc_type": kind}
+            with self.subTest(method=method):
+                self.assertEqual(value(self.samples, "coronet_grpc_server_started_total", **labels), 1)
+                self.assertEqual(value(self.samples, "coronet_grpc_server_handled_total", grpc_code="OK",
+                                       **labels), 1)
+                self.assertEqual(value(self.samples, "coronet_grpc_server_msg_received_total", **labels), received)
+                self.assertEqual(value(self.samples, "coronet_grpc_server_msg_sent_total", **labels), sent)
 
     def test_process_figures(self):
         self.assertEqual(value(self.samples, "coronet_io_threads"), 2)

@@ -1,12 +1,15 @@
 // The server metrics_test.py talks to: HTTP routes (one with a parameter, a POST, one whose
-// handler throws) and the hello.proto greeter on one port through a coronet::listener, both
-// counting into one coronet::metrics served at GET /metrics. SayHello answers NOT_FOUND
-// when asked for "missing". Prints "port N" once listening; SIGTERM drains.
+// handler throws), the hello.proto greeter and the bench service's streams on one port
+// through a coronet::listener, all counting into one coronet::metrics served at GET /metrics.
+// SayHello answers NOT_FOUND when asked for "missing". Prints "port N" once listening;
+// SIGTERM drains.
 #include <coronet/coronet.hpp>
 #include <coronet/metrics.hpp>
 
 #include "hello.coronet.pb.h"
 #include "hello.grpc.pb.h"
+
+#include "../rpc/bench_service.hpp"
 
 #include <cstdio>
 #include <stdexcept>
@@ -40,8 +43,12 @@ int main() {
     resp.set_message("hello " + req.message());
     co_return grpc::Status::OK;
   });
+  coronet_test::observations seen;
+  rpc::service<coronet_test::Bench> bench;
+  coronet_test::bind_bench(bench, seen);
   rpc::server grpc_server(rt, {.metrics = &metrics});
   grpc_server.add(hello);
+  grpc_server.add(bench);
   grpc_server.start();
 
   coronet::listener port(rt, web);

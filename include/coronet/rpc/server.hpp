@@ -185,6 +185,7 @@ class server {
   rpc::health health_;
   std::unique_ptr<detail::health_service> health_service_;  // outlives server_
   std::vector<grpc::Service*> services_;
+  std::vector<detail::service_binding*> bindings_;  // the coroutine services among them
   std::vector<middleware> middleware_;
   bool added_ = false;  // a coroutine service was added: use() would not reach it
   std::vector<std::string> addresses_;

@@ -21,6 +21,7 @@
 #include <grpcpp/support/status.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -54,6 +55,18 @@ struct call_site {
 /// Supplies each new call with its call_site (set by the server).
 using call_site_source = std::function<call_site()>;
 
+/// Where a method's calls are counted into a coronet::metrics by the reactors themselves
+/// (src/rpc/metrics_interceptor.cpp): set by a server with metrics for the methods of its
+/// coroutine services, so that grpc++'s interception machinery stays off for their calls.
+struct method_counter;
+void count_started(method_counter& c) noexcept;
+void count_received(method_counter& c) noexcept;
+void count_sent(method_counter& c) noexcept;
+/// The call's status and duration; `message`: Finish sends the response message (a unary
+/// or client-streaming call that ends OK).
+void count_finished(method_counter& c, const grpc::Status& status, bool message,
+                    std::chrono::steady_clock::time_point started) noexcept;
+
 /// What a service knows of one of its bound methods, for each call of it. Owned by the
 /// service, so it outlives the calls.
 struct bound_method {
@@ -63,6 +76,7 @@ struct bound_method {
   const std::vector<middleware>* chain;  // the service's middleware, empty when none
   bool no_side_effects = false;          // idempotency_level = NO_SIDE_EFFECTS
   erased_method erased;                  // how the HTTP protocols call the handler
+  method_counter* counter = nullptr;     // set by a server that counts the calls here
 };
 
 /// An rpc::context over grpc++'s: what a call's handler sees when it came over gRPC.
@@ -90,7 +104,18 @@ class call_reactor : public Reactor, public pooled_call, public chained_call {
         context_(method.name, ctx),
         ex_(std::move(site.executor)),
         pool_(site.pool),
-        inline_start_(method.options.inline_start) {}
+        inline_start_(method.options.inline_start),
+        counter_(method.counter),
+        finish_sends_(method.kind == method_kind::unary || method.kind == method_kind::client_streaming) {
+    if (counter_) {
+      started_ = std::chrono::steady_clock::now();
+      count_started(*counter_);
+      // The one request message of a unary or server-streaming call has arrived.
+      if (method.kind == method_kind::unary || method.kind == method_kind::server_streaming) {
+        count_received(*counter_);
+      }
+    }
+  }
   call_reactor(const call_reactor&) = delete;
   call_reactor& operator=(const call_reactor&) = delete;
 
@@ -109,6 +134,7 @@ class call_reactor : public Reactor, public pooled_call, public chained_call {
   bool InternalInlineable() override { return true; }
 
   void complete(grpc::Status status) noexcept override {
+    if (counter_) count_finished(*counter_, status, finish_sends_ && status.ok(), started_);
     this->Finish(std::move(status));
     release();
   }
@@ -206,6 +232,11 @@ class call_reactor : public Reactor, public pooled_call, public chained_call {
   bool inline_start_;
   launch_buffer launch_storage_;
   std::atomic<int> refs_{2};  // gRPC's until OnDone, the handler's worker's until complete
+
+ protected:
+  method_counter* const counter_;  // null: not counted here
+  const bool finish_sends_;
+  std::chrono::steady_clock::time_point started_{};
 };
 
 template <class Request, class Response, class Handler>
@@ -248,7 +279,10 @@ class write_reactor final : public call_reactor<grpc::ServerWriteReactor<Respons
     return handler_(this->context_, request_, writer_);
   }
   asio::awaitable<grpc::Status> invoke() override { return handler_(this->context_, request_, writer_); }
-  void start_write(const Response* message) override { this->StartWrite(message); }
+  void start_write(const Response* message) override {
+    if (this->counter_) count_sent(*this->counter_);
+    this->StartWrite(message);
+  }
   void OnWriteDone(bool ok) override {
     this->write_failed = !ok;
     this->write_op.complete(ok);
@@ -279,6 +313,7 @@ class read_reactor final : public call_reactor<grpc::ServerReadReactor<Request>>
   asio::awaitable<grpc::Status> invoke() override { return handler_(this->context_, reader_, response_); }
   void start_read(Request* message) override { this->StartRead(message); }
   void OnReadDone(bool ok) override {
+    if (ok && this->counter_) count_received(*this->counter_);
     this->read_ended = !ok;
     this->read_op.complete(ok);
   }
@@ -307,8 +342,12 @@ class bidi_reactor final : public call_reactor<grpc::ServerBidiReactor<Request, 
   }
   asio::awaitable<grpc::Status> invoke() override { return handler_(this->context_, stream_); }
   void start_read(Request* message) override { this->StartRead(message); }
-  void start_write(const Response* message) override { this->StartWrite(message); }
+  void start_write(const Response* message) override {
+    if (this->counter_) count_sent(*this->counter_);
+    this->StartWrite(message);
+  }
   void OnReadDone(bool ok) override {
+    if (ok && this->counter_) count_received(*this->counter_);
     this->read_ended = !ok;
     this->read_op.complete(ok);
   }
@@ -368,6 +407,12 @@ class service_binding {
   void set_call_site_source(call_site_source source) { next_site_ = std::move(source); }
   /// Where the next call runs (the server's runtime, round robin).
   call_site next_site() const { return next_site_(); }
+  /// Sets where each bound method's calls are counted (`counter_of(method)`, null for none).
+  /// Before the service serves calls.
+  template <class F>
+  void set_counters(F&& counter_of) {
+    for (auto& m : methods_) m.counter = counter_of(m);
+  }
   /// Puts `outer` around the service's own middleware, e.g. a server's, for every service
   /// added to it. Before the service serves calls.
   void wrap_middleware(const std::vector<middleware>& outer) {
