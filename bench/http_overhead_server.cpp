@@ -2,11 +2,12 @@
 // does), with N trivial middlewares around it. bench/http_overhead.sh runs it with each set of
 // flags side by side and compares server CPU per request.
 //   http_overhead_server [--listen HOST:PORT] [--threads N] [--middlewares N] [--hooks N]
-//                        [--pass-through N] [--metrics]
+//                        [--pass-through N] [--handler-work] [--metrics]
 // The middlewares, outer first, repeat in turn: one adds a response header, one reads a request
 // header, one counts requests. --hooks does the same work with hooks (an after hook, two
 // before hooks; installed first, outside any middleware). --pass-through adds middlewares
-// (inside those) that only await next: the cost of a layer itself. --metrics counts every request into a coronet::metrics
+// (inside those) that only await next: the cost of a layer itself. --handler-work has the
+// handler itself do what the three do (no middleware): the work without the layers. --metrics counts every request into a coronet::metrics
 // (GET /metrics is mounted but never scraped during a run): what counting costs. Prints
 // "port N" once listening; SIGINT/SIGTERM stop it.
 #include <coronet/coronet.hpp>
@@ -77,10 +78,15 @@ int main(int argc, char** argv) {
   std::size_t hooks = 0;
   std::size_t pass_through = 0;
   bool with_metrics = false;
+  bool handler_work = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--metrics") {
       with_metrics = true;
+      continue;
+    }
+    if (flag == "--handler-work") {
+      handler_work = true;
       continue;
     }
     const std::string value = i + 1 < argc ? argv[++i] : "";
@@ -99,7 +105,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--listen HOST:PORT] [--threads N] [--middlewares N] [--hooks N] "
-                   "[--pass-through N] [--metrics]\n",
+                   "[--pass-through N] [--handler-work] [--metrics]\n",
                    argv[0]);
       return 2;
     }
@@ -114,9 +120,19 @@ int main(int argc, char** argv) {
       co_return co_await next(req);
     });
   }
-  routes.get("/", [](http::request&) -> asio::awaitable<http::response> {
-    co_return http::response::text("Hello, World!");
-  });
+  if (handler_work) {
+    routes.get("/", [](http::request& req) -> asio::awaitable<http::response> {
+      counted.fetch_add(1, std::memory_order_relaxed);
+      if (req.headers.get("user-agent")) with_user_agent.fetch_add(1, std::memory_order_relaxed);
+      auto res = http::response::text("Hello, World!");
+      res.headers.set("X-Frame-Options", "DENY");
+      co_return res;
+    });
+  } else {
+    routes.get("/", [](http::request&) -> asio::awaitable<http::response> {
+      co_return http::response::text("Hello, World!");
+    });
+  }
   if (with_metrics) {
     metrics.track(rt);
     routes.get("/metrics", metrics.endpoint());
@@ -127,7 +143,7 @@ int main(int argc, char** argv) {
   std::printf("port %u\n", server.port());
   std::fflush(stdout);
   rt.run();
-  if (middlewares + hooks > 0) {
+  if (middlewares + hooks > 0 || handler_work) {
     std::fprintf(stderr, "counted %llu requests, %llu with a User-Agent\n",
                  static_cast<unsigned long long>(counted.load()),
                  static_cast<unsigned long long>(with_user_agent.load()));

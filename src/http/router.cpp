@@ -255,7 +255,10 @@ void route_table::compose_unrouted() {
 bool route_table::matches(const route& r, std::string_view path, router::params_type* params) {
   // A literal pattern and a path both starting with '/' split into equal segments exactly
   // when they are equal: one comparison instead of a walk (every request tests every route).
-  if (r.literal && path.size() > 1 && path[0] == '/') return path == r.pattern;
+  if (r.literal) {
+    if (path.size() <= 1) return r.segments.empty();  // "/" (or "*"): no segments
+    if (path[0] == '/') return path == r.pattern;
+  }
   segment_cursor cursor(path);
   for (const auto& s : r.segments) {
     if (s.type == segment::kind::wildcard) {
@@ -368,7 +371,7 @@ router::match router::find(std::string_view method, std::string_view path, param
     m.route_index = static_cast<std::size_t>(best - t.routes.data());
     m.chain = best->hooked.get();
     params.clear();
-    route_table::matches(*best, path, &params);
+    if (!best->literal) route_table::matches(*best, path, &params);  // again, capturing
     return m;
   }
   if (t.not_found) {

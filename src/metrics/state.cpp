@@ -13,11 +13,8 @@ std::uint8_t http_method_index(std::string_view method) noexcept {
   return http_method_other;
 }
 
-http_route_series& metrics_shard::http_route(std::size_t route_index, std::string_view route,
-                                            std::uint8_t method) {
-  // The method (< 16) fills the low bits; no_route + 1 wraps to the first row.
-  const auto slot = (route_index + 1) * 16 + method;
-  if (slot < route_lookup_.size() && route_lookup_[slot]) return *route_lookup_[slot];
+http_route_series& metrics_shard::first_http_route(std::size_t slot, std::string_view route,
+                                                  std::uint8_t method) {
   const std::string_view label = route.empty() ? unmatched_route : route;
   http_route_series* found = nullptr;
   {

@@ -136,7 +136,12 @@ struct metrics_shard {
   /// The series of `method` on `route`, the route at `route_index` of the writer's router
   /// (router::match::route_index; no_route and an empty `route` when none matched). Found by
   /// string once per route and method, then by index: the writer keeps to one router.
-  http_route_series& http_route(std::size_t route_index, std::string_view route, std::uint8_t method);
+  http_route_series& http_route(std::size_t route_index, std::string_view route, std::uint8_t method) {
+    // The method (< 16) fills the low bits; no_route + 1 wraps to the first row.
+    const auto slot = (route_index + 1) * 16 + method;
+    if (slot < route_lookup_.size() && route_lookup_[slot]) return *route_lookup_[slot];
+    return first_http_route(slot, route, method);
+  }
   static constexpr std::size_t no_route = static_cast<std::size_t>(-1);
   /// The series of gRPC method `id`.
   grpc_series& grpc_method(std::uint32_t id);
@@ -144,6 +149,8 @@ struct metrics_shard {
   void forget_lookups();
 
  private:
+  http_route_series& first_http_route(std::size_t slot, std::string_view route, std::uint8_t method);
+
   std::vector<http_route_series*> route_lookup_;  // at (route_index + 1) * 16 + method
   std::vector<grpc_series*> grpc_lookup_;
 };

@@ -97,6 +97,10 @@ TEST(http_router, literal_patterns_match_only_the_same_segments) {
   EXPECT_EQ(r.find("GET", "/c/d/", params).result, kind::not_found);
   EXPECT_EQ(r.find("GET", "/C/d", params).result, kind::not_found);  // paths are case-sensitive
   EXPECT_EQ(r.find("GET", "/c", params).result, kind::not_found);
+  EXPECT_EQ(r.find("GET", "/", params).result, kind::not_found);  // no route "/" here
+  r.get("/", named("root"));
+  EXPECT_EQ(r.find("GET", "/", params).pattern, "/");
+  EXPECT_EQ(r.find("GET", "/a", params).pattern, "/a");
 }
 
 TEST(http_router, trailing_wildcard_captures_the_rest) {
