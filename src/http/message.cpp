@@ -46,6 +46,49 @@ std::string_view reason_phrase(unsigned code) noexcept {
   }
 }
 
+namespace {
+
+// The storage of destroyed field lists, per thread, for the next lists made (a response per
+// request: its vector and its Content-Type value would otherwise be two allocations and two
+// frees per request).
+struct kept_fields {
+  static constexpr std::size_t max_lists = 16;
+  static constexpr std::size_t max_fields = 16;
+  static constexpr std::size_t max_bytes = 1024;
+  std::vector<std::vector<fields::field>> lists;
+  kept_fields() { lists.reserve(max_lists); }
+  ~kept_fields();
+};
+thread_local kept_fields kept;
+// Set once the thread's kept lists are gone: a list destroyed later (at thread exit) frees.
+thread_local bool kept_gone = false;
+kept_fields::~kept_fields() { kept_gone = true; }
+
+}  // namespace
+
+fields::~fields() {
+  const auto capacity = fields_.capacity();
+  if (capacity == 0 || capacity > kept_fields::max_fields || kept_gone) return;
+  auto& k = kept;
+  if (k.lists.size() >= kept_fields::max_lists) return;
+  std::size_t bytes = 0;
+  for (const auto& f : fields_) bytes += f.name.capacity() + f.value.capacity();
+  if (bytes > kept_fields::max_bytes) return;
+  k.lists.push_back(std::move(fields_));  // within the reserved capacity: no allocation
+}
+
+void fields::reserve(std::size_t n) {
+  if (fields_.capacity() == 0 && !kept_gone) {
+    auto& k = kept;
+    if (!k.lists.empty()) {
+      fields_ = std::move(k.lists.back());
+      k.lists.pop_back();
+      used_ = 0;
+    }
+  }
+  fields_.reserve(n);
+}
+
 fields::field& fields::append() {
   if (used_ < fields_.size()) {
     auto& f = fields_[used_++];

@@ -84,6 +84,26 @@ TEST(http_fields, erase_set_copy_and_move_see_only_the_fields) {
   EXPECT_EQ(assigned.get("c"), "6");
 }
 
+// A finished response leaves its fields' storage to the next one on the thread: nothing of
+// the old fields may show through.
+TEST(http_fields, storage_a_response_leaves_behind_shows_none_of_its_fields) {
+  for (int round = 0; round < 20; ++round) {
+    {
+      auto old = http::response::text("old");
+      old.headers.add("X-Old", "secret value longer than the small buffer");
+      old.headers.add("Y", "z");
+    }
+    auto next = http::response::text("next");
+    ASSERT_EQ(next.headers.size(), 1u);
+    EXPECT_EQ(next.headers.get("content-type"), "text/plain; charset=utf-8");
+    EXPECT_FALSE(next.headers.contains("x-old"));
+    next.headers.add("Z", "1");
+    EXPECT_EQ(next.headers.size(), 2u);
+    EXPECT_FALSE(next.headers.contains("y"));
+    EXPECT_EQ(next.headers.get("z"), "1");
+  }
+}
+
 TEST(http_fields, iequals_is_ascii_only) {
   EXPECT_TRUE(http::iequals("Host", "hOST"));
   EXPECT_FALSE(http::iequals("Host", "Hosts"));

@@ -121,7 +121,10 @@ class fields {
     used_ = std::exchange(other.used_, 0);
     return *this;
   }
-  ~fields() = default;
+  /// Small field lists (16 fields and 1 KiB of strings at most) leave their storage to the
+  /// next list the same thread reserves room in (reserve()), up to 16 kept per thread: a
+  /// response made by response::text and its kin then allocates nothing for its fields.
+  ~fields();
 
   /// Appends a field, keeping any earlier one of the same name.
   void add(std::string_view name, std::string_view value);
@@ -134,8 +137,8 @@ class fields {
   [[nodiscard]] bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
 
   /// Room for `n` fields without reallocating (a response made by response::text and its kin
-  /// has room for four).
-  void reserve(std::size_t n) { fields_.reserve(n); }
+  /// has room for four). An empty list takes storage a destroyed one left, when there is.
+  void reserve(std::size_t n);
   [[nodiscard]] std::size_t size() const noexcept { return used_; }
   [[nodiscard]] bool empty() const noexcept { return used_ == 0; }
   [[nodiscard]] const_iterator begin() const noexcept { return fields_.begin(); }
