@@ -2,6 +2,7 @@
 #include <coronet/http/message.hpp>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace coronet::http {
 
@@ -56,35 +57,46 @@ struct kept_fields {
   static constexpr std::size_t max_fields = 16;
   static constexpr std::size_t max_bytes = 1024;
   std::vector<std::vector<fields::field>> lists;
-  kept_fields() { lists.reserve(max_lists); }
-  ~kept_fields();
 };
-thread_local kept_fields kept;
-// Set once the thread's kept lists are gone: a list destroyed later (at thread exit) frees.
-thread_local bool kept_gone = false;
-kept_fields::~kept_fields() { kept_gone = true; }
+
+// One trivially destructible thread-local pointer on the hot path (one TLS access, no guard):
+// null until the thread first keeps a list, `gone` once its kept lists are freed at thread
+// exit (a list destroyed after that frees its storage).
+thread_local kept_fields* kept = nullptr;
+constexpr std::uintptr_t gone = 1;  // kept's value once the thread's lists are freed
+bool kept_is_gone() noexcept { return reinterpret_cast<std::uintptr_t>(kept) == gone; }
+
+// Frees the thread's kept lists when the thread ends.
+struct kept_owner {
+  kept_fields lists;
+  ~kept_owner() { kept = reinterpret_cast<kept_fields*>(gone); }
+};
+
+kept_fields* kept_lists() {
+  if (kept) return kept;
+  thread_local kept_owner owner;  // made on first use only
+  owner.lists.lists.reserve(kept_fields::max_lists);
+  return kept = &owner.lists;
+}
 
 }  // namespace
 
 fields::~fields() {
   const auto capacity = fields_.capacity();
-  if (capacity == 0 || capacity > kept_fields::max_fields || kept_gone) return;
-  auto& k = kept;
-  if (k.lists.size() >= kept_fields::max_lists) return;
+  if (capacity == 0 || capacity > kept_fields::max_fields || kept_is_gone()) return;
   std::size_t bytes = 0;
   for (const auto& f : fields_) bytes += f.name.capacity() + f.value.capacity();
   if (bytes > kept_fields::max_bytes) return;
-  k.lists.push_back(std::move(fields_));  // within the reserved capacity: no allocation
+  auto& lists = kept_lists()->lists;
+  if (lists.size() >= kept_fields::max_lists) return;
+  lists.push_back(std::move(fields_));  // within the reserved capacity: no allocation
 }
 
 void fields::reserve(std::size_t n) {
-  if (fields_.capacity() == 0 && !kept_gone) {
-    auto& k = kept;
-    if (!k.lists.empty()) {
-      fields_ = std::move(k.lists.back());
-      k.lists.pop_back();
-      used_ = 0;
-    }
+  if (fields_.capacity() == 0 && kept != nullptr && !kept_is_gone() && !kept->lists.empty()) {
+    fields_ = std::move(kept->lists.back());
+    kept->lists.pop_back();
+    used_ = 0;
   }
   fields_.reserve(n);
 }
