@@ -47,10 +47,13 @@ struct route_table {
   handler not_allowed;
 
   void add(std::size_t at, std::string_view method, std::string_view pattern, handler h);
-  void use(std::size_t at, layer l, bool empty);
+  void use(std::size_t at, layer l);
   std::size_t group(std::size_t parent, std::string_view prefix);
   [[nodiscard]] std::shared_ptr<const middleware_chain> chain(std::size_t at, handler h) const;
-  [[nodiscard]] handler wrap(std::size_t at, handler h) const;
+  [[nodiscard]] handler wrap(std::size_t at, handler h) const {
+    return as_handler(chain(at, std::move(h)));
+  }
+  [[nodiscard]] static handler as_handler(std::shared_ptr<const middleware_chain> c);
   void compose_unrouted();
   static bool matches(const route& r, std::string_view path, router::params_type* params);
   [[nodiscard]] std::string allow(std::string_view path) const;
@@ -178,12 +181,9 @@ void route_table::add(std::size_t at, std::string_view method, std::string_view 
   r.score = score * 64 + static_cast<int>(r.segments.size());
   r.literal = std::all_of(r.segments.begin(), r.segments.end(),
                           [](const segment& s) { return s.type == segment::kind::literal; });
-  if (auto c = chain(at, std::move(h)); !c->layers.empty()) {
-    if (c->hooks_end > 0) r.hooked = c;
-    r.h = [c = std::move(c)](request& req) { return (*c)(req); };
-  } else {
-    r.h = c->last;
-  }
+  auto c = chain(at, std::move(h));
+  if (c->hooks_end > 0) r.hooked = c;
+  r.h = as_handler(std::move(c));
   routes.push_back(std::move(r));
   for (auto s = at; s != npos; s = scopes[s].parent) scopes[s].sealed = true;
 }
@@ -202,16 +202,17 @@ std::shared_ptr<const detail::middleware_chain> route_table::chain(std::size_t a
   return c;
 }
 
-// `h` inside its chain, as one handler; `h` itself when there is none, so a router without
-// middleware calls handlers as it always did.
-handler route_table::wrap(std::size_t at, handler h) const {
-  auto c = chain(at, std::move(h));
+// A chain as one handler: its handler itself when there is nothing around it, so a router
+// without middleware calls handlers as it always did.
+handler route_table::as_handler(std::shared_ptr<const detail::middleware_chain> c) {
   if (c->layers.empty()) return c->last;
   return [c = std::move(c)](request& req) { return (*c)(req); };
 }
 
-void route_table::use(std::size_t at, layer l, bool empty) {
-  if (empty) throw std::invalid_argument("http::router::use: empty middleware or hook");
+void route_table::use(std::size_t at, layer l) {
+  if (!l.around && !l.before && !l.after) {
+    throw std::invalid_argument("http::router::use: empty middleware or hook");
+  }
   if (scopes[at].sealed) {
     throw std::logic_error(
         "http::router::use: call use(), before() and after() before adding routes; middleware "
@@ -326,20 +327,17 @@ router& router::add(std::string_view method, std::string_view pattern, handler h
 }
 
 router& router::use(middleware m) {
-  const bool empty = !m;
-  table().use(0, {.around = std::move(m)}, empty);
+  table().use(0, {.around = std::move(m)});
   return *this;
 }
 
 router& router::before(before_hook h) {
-  const bool empty = !h;
-  table().use(0, {.before = std::move(h)}, empty);
+  table().use(0, {.before = std::move(h)});
   return *this;
 }
 
 router& router::after(after_hook h) {
-  const bool empty = !h;
-  table().use(0, {.after = std::move(h)}, empty);
+  table().use(0, {.after = std::move(h)});
   return *this;
 }
 
@@ -396,20 +394,17 @@ route_group& route_group::add(std::string_view method, std::string_view pattern,
 }
 
 route_group& route_group::use(middleware m) {
-  const bool empty = !m;
-  table_->use(scope_, {.around = std::move(m)}, empty);
+  table_->use(scope_, {.around = std::move(m)});
   return *this;
 }
 
 route_group& route_group::before(before_hook h) {
-  const bool empty = !h;
-  table_->use(scope_, {.before = std::move(h)}, empty);
+  table_->use(scope_, {.before = std::move(h)});
   return *this;
 }
 
 route_group& route_group::after(after_hook h) {
-  const bool empty = !h;
-  table_->use(scope_, {.after = std::move(h)}, empty);
+  table_->use(scope_, {.after = std::move(h)});
   return *this;
 }
 
