@@ -162,6 +162,13 @@ http::router bench_routes() {
     int raw_port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &raw_port);
     builder.SetMaxReceiveMessageSize(max_message_bytes);
+    // Configured as coronet's servers are by default (greeters.hpp), so the two compare
+    // handlers, not channel settings.
+    if (rpc::server_options{}.max_connection_idle != bench::coronet_idle_default) {
+      throw std::logic_error("bench::coronet_idle_default no longer matches rpc::server_options");
+    }
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               static_cast<int>(bench::coronet_idle_default.count()));
     builder.RegisterService(&raw);
     auto raw_server = builder.BuildAndStart();
     if (!raw_server || raw_port == 0) throw std::runtime_error("raw gRPC server did not start");

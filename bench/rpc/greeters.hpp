@@ -13,9 +13,19 @@
 #include <coronet/rpc/context.hpp>
 #endif
 
+#include <chrono>
 #include <string>
 
 namespace bench {
+
+/// coronet::rpc::server_options::max_connection_idle's default. It is the one server
+/// default of coronet's that changes gRPC's own work per call: any idle or age limit makes
+/// gRPC 1.51 add its max_age filter to every connection, which runs each call through a
+/// second promise-filter adapter (about 4,500 instructions per unary call, 8% of the whole
+/// call; bench/rpc/instructions_compare.sh). The raw servers apply it too, so that the
+/// coroutine servers are compared with grpc++ configured alike; `--grpc-defaults` leaves it
+/// out on both sides. coronet-bench checks that the two still agree.
+inline constexpr std::chrono::milliseconds coronet_idle_default = std::chrono::minutes(5);
 
 /// What SayHello answers in every benchmark.
 inline std::string reply_text(const std::string& message) { return "hello " + message; }

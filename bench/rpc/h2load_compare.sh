@@ -3,7 +3,10 @@
 # h2load, at one load shape or a grid of them (bench/rpc/h2load_grid.sh).
 #
 # Servers (SERVERS, default "raw coroutine inline"; raw must come first):
-#   raw        grpc++'s callback API, answering inline on gRPC's thread (the reference)
+#   raw        grpc++'s callback API, answering inline on gRPC's thread (the reference),
+#              with gRPC configured as coronet's rpc::server configures it by default
+#   bare       the same raw server with gRPC's own defaults: against raw, what coronet's
+#              default idle-connection limit costs (bench/rpc/greeters.hpp)
 #   coroutine  coronet::rpc::service with default options: handler on an io thread
 #   inline     the same with {.inline_start = true}: handler started on gRPC's thread
 #   batch      coroutine with runtime_options::batch_scheduling (SCHED_BATCH threads)
@@ -21,7 +24,7 @@
 #   bench/rpc/h2load_compare.sh [BUILD_DIR] [SECONDS] [CLIENTS] [STREAMS_PER_CLIENT] [ROUNDS]
 #   defaults: build 5 1 100 5.  SHAPES="1x1 16x32 ..." replaces CLIENTS and STREAMS.
 #   Extra server flags: CORO_FLAGS (every coroutine server), RAW_FLAGS (both take
-#   --arg NAME=VALUE and --max-threads N); SCHED=batch runs every server process, every
+#   --arg NAME=VALUE, --max-threads N and --grpc-defaults); SCHED=batch runs every server process, every
 #   thread, under SCHED_BATCH (chrt -b 0).
 set -euo pipefail
 
@@ -50,6 +53,7 @@ for i in "${!names[@]}"; do
   # shellcheck disable=SC2086  # the flags are lists of words
   case "${names[$i]}" in
     raw) start_server raw "$port" "" "$prefix" "$build/bench/rpc/rpc-raw-server" ${RAW_FLAGS:-} ;;
+    bare) start_server bare "$port" "" "$prefix" "$build/bench/rpc/rpc-raw-server" --grpc-defaults ${RAW_FLAGS:-} ;;
     coroutine) start_server coroutine "$port" "" "$prefix" "$coro" ${CORO_FLAGS:-} ;;
     inline) start_server inline "$port" "" "$prefix" "$coro" --inline-start ${CORO_FLAGS:-} ;;
     batch) start_server batch "$port" "" "$prefix" "$coro" --batch-scheduling ${CORO_FLAGS:-} ;;

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # User-space instructions per call of the raw callback-API server and the coronet coroutine
-# server (by default and with {.inline_start = true}), counted by callgrind: a figure that does not move with the machine's load, unlike
+# server (by default and with {.inline_start = true}), both with coronet's default gRPC
+# settings, and of the raw server with gRPC's own defaults ("bare": raw/bare is what
+# coronet's idle-connection limit costs, bench/rpc/greeters.hpp), counted by callgrind: a figure that does not move with the machine's load, unlike
 # CPU time (bench/rpc/h2load_compare.sh). It leaves out the kernel (syscalls, context
 # switches) and cache effects, so it measures what the code asks of the CPU, not what the
 # CPU took. Each server runs under valgrind, is warmed up with 2,000 calls, then counts
@@ -42,7 +44,11 @@ count() {
 raw=$(count raw 20561 "$build/bench/rpc/rpc-raw-server")
 coro=$(count coroutine 20562 "$build/bench/rpc/rpc-coroutine-server")
 inline=$(count inline 20563 "$build/bench/rpc/rpc-coroutine-server" --inline-start)
-printf '%-24s %10s %10s %10s %14s %11s\n' "$calls calls" raw coroutine inline coroutine/raw inline/raw
-printf '%-24s %10d %10d %10d %13.3fx %10.3fx\n' "instructions per call" "$raw" "$coro" "$inline" \
+bare=$(count bare 20564 "$build/bench/rpc/rpc-raw-server" --grpc-defaults)
+printf '%-24s %10s %10s %10s %10s %14s %11s %9s\n' "$calls calls" raw coroutine inline bare \
+  coroutine/raw inline/raw raw/bare
+printf '%-24s %10d %10d %10d %10d %13.3fx %10.3fx %8.3fx\n' "instructions per call" "$raw" "$coro" \
+  "$inline" "$bare" \
   "$(awk -v a="$raw" -v b="$coro" 'BEGIN { print b / a }')" \
-  "$(awk -v a="$raw" -v b="$inline" 'BEGIN { print b / a }')"
+  "$(awk -v a="$raw" -v b="$inline" 'BEGIN { print b / a }')" \
+  "$(awk -v a="$bare" -v b="$raw" 'BEGIN { print b / a }')"

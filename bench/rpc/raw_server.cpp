@@ -1,10 +1,15 @@
 // Baseline for the gRPC benchmark: HelloWorld on grpc++'s callback API with no coroutines,
 // answering inline on gRPC's thread (DefaultReactor + Finish), the cheapest form it has.
+// It configures gRPC as coronet's rpc::server does by default (the idle-connection limit,
+// greeters.hpp), so a comparison measures coroutines and not channel settings;
+// --grpc-defaults runs it with gRPC's own defaults instead.
 //
-//     rpc-raw-server --listen 127.0.0.1:50051 [--arg NAME=VALUE]... [--max-threads N]
+//     rpc-raw-server --listen 127.0.0.1:50051 [--grpc-defaults] [--arg NAME=VALUE]...
+//                    [--max-threads N]
 #include "builder_flags.hpp"
 #include "greeters.hpp"
 
+#include <grpc/grpc.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
@@ -15,17 +20,25 @@
 
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:50051";
+  bool grpc_defaults = false;
   bench::builder_flags flags;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+    if (std::strcmp(argv[i], "--grpc-defaults") == 0) {
+      grpc_defaults = true;
+    } else if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
       listen = argv[++i];
     } else if (!flags.parse(argc, argv, i)) {
-      std::cerr << "usage: " << argv[0] << " [--listen HOST:PORT] [--arg NAME=VALUE]... [--max-threads N]\n";
+      std::cerr << "usage: " << argv[0] << " [--listen HOST:PORT] [--grpc-defaults] [--arg NAME=VALUE]..."
+                                      " [--max-threads N]\n";
       return 2;
     }
   }
   bench::raw_greeter service;
   grpc::ServerBuilder builder;
+  if (!grpc_defaults) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               static_cast<int>(bench::coronet_idle_default.count()));
+  }
   flags.apply(builder);
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
