@@ -1,6 +1,14 @@
+#include <coronet/config.hpp>
 #include <coronet/runtime.hpp>
 
 #include "scheduling.hpp"
+
+#if CORONET_HAS_GRPC && __has_include(<absl/synchronization/mutex.h>)
+#include <absl/synchronization/mutex.h>
+#define CORONET_ABSL_MUTEX 1
+#else
+#define CORONET_ABSL_MUTEX 0
+#endif
 
 #include <asio/signal_set.hpp>
 
@@ -11,6 +19,18 @@ namespace coronet {
 
 namespace {
 
+// runtime_options::absl_deadlock_detection. Process-wide: the last runtime constructed
+// decides, and one that keeps the check does not turn it back on.
+void apply_process_settings(const runtime_options& options) {
+#if CORONET_ABSL_MUTEX
+  if (!options.absl_deadlock_detection) {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  }
+#else
+  (void)options;
+#endif
+}
+
 std::size_t thread_count(std::size_t requested) {
   if (requested != 0) return requested;
   const auto hw = std::thread::hardware_concurrency();
@@ -20,6 +40,7 @@ std::size_t thread_count(std::size_t requested) {
 }  // namespace
 
 runtime::runtime(runtime_options options) : options_(options) {
+  apply_process_settings(options_);
   const auto n = thread_count(options_.threads);
   owned_.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -30,6 +51,7 @@ runtime::runtime(runtime_options options) : options_(options) {
 }
 
 runtime::runtime(asio::io_context& context, runtime_options options) : options_(options) {
+  apply_process_settings(options_);
   contexts_.push_back(&context);
 }
 

@@ -9,8 +9,9 @@
 // suspends, then runs whole on the gRPC thread that delivered the call. --tls serves the
 // --listen address with TLS instead, with the PEM certificate chain and key given
 // (h2load_tls.sh). --metrics counts the calls into a coronet::metrics (never scraped), to
-// measure what counting costs. --grpc-defaults sets max_connection_idle to 0, which leaves
-// gRPC's channel settings at its own defaults (greeters.hpp says what that changes).
+// measure what counting costs. --grpc-defaults sets max_connection_idle to 0 and keeps
+// abseil's deadlock detection, which leaves gRPC and abseil as they come (greeters.hpp says
+// what that changes).
 #include "builder_flags.hpp"
 #include "greeters.hpp"
 
@@ -59,7 +60,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  coronet::runtime rt({.threads = threads, .batch_scheduling = batch});
+  coronet::runtime rt(
+      {.threads = threads, .batch_scheduling = batch, .absl_deadlock_detection = grpc_defaults});
   coronet::metrics metrics;
   coronet::rpc::service<HelloWorld> greeter;
   greeter.handle<hello_world::say_hello>(&bench::say_hello, {.inline_start = inline_start});

@@ -18,13 +18,17 @@
 
 namespace bench {
 
-/// coronet::rpc::server_options::max_connection_idle's default. It is the one server
-/// default of coronet's that changes gRPC's own work per call: any idle or age limit makes
-/// gRPC 1.51 add its max_age filter to every connection, which runs each call through a
-/// second promise-filter adapter (about 4,500 instructions per unary call, 8% of the whole
-/// call; bench/rpc/instructions_compare.sh). The raw servers apply it too, so that the
-/// coroutine servers are compared with grpc++ configured alike; `--grpc-defaults` leaves it
-/// out on both sides. coronet-bench checks that the two still agree.
+/// coronet::rpc::server_options::max_connection_idle's default. coronet changes gRPC's own
+/// work per call in two ways, and the raw servers do the same, so that the coroutine servers
+/// are compared with grpc++ configured alike (`--grpc-defaults` leaves both out on both
+/// sides; bench/rpc/instructions_compare.sh counts each):
+///  - this idle limit: any idle or age limit makes gRPC 1.51 add its max_age filter to every
+///    connection, which runs each call through a second promise-filter adapter (about 4,700
+///    instructions per unary call, 8% of the call);
+///  - abseil's mutex deadlock detection, which a coronet::runtime turns off
+///    (runtime_options::absl_deadlock_detection): Debian's abseil checks the lock order on
+///    every absl::Mutex lock, about 5,100 instructions of a unary call.
+/// coronet-bench and the coroutine server check that the limit still matches coronet's.
 inline constexpr std::chrono::milliseconds coronet_idle_default = std::chrono::minutes(5);
 
 /// What SayHello answers in every benchmark.

@@ -4,9 +4,9 @@
 #
 # Servers (SERVERS, default "raw coroutine inline"; raw must come first):
 #   raw        grpc++'s callback API, answering inline on gRPC's thread (the reference),
-#              with gRPC configured as coronet's rpc::server configures it by default
-#   bare       the same raw server with gRPC's own defaults: against raw, what coronet's
-#              default idle-connection limit costs (bench/rpc/greeters.hpp)
+#              with gRPC configured as coronet configures it by default
+#   bare       the same raw server with gRPC and abseil as they come: against raw, what
+#              coronet's defaults change in gRPC's own work (bench/rpc/greeters.hpp)
 #   coroutine  coronet::rpc::service with default options: handler on an io thread
 #   inline     the same with {.inline_start = true}: handler started on gRPC's thread
 #   batch      coroutine with runtime_options::batch_scheduling (SCHED_BATCH threads)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # User-space instructions per call of the raw callback-API server and the coronet coroutine
 # server (by default and with {.inline_start = true}), both with coronet's default gRPC
-# settings, and of the raw server with gRPC's own defaults ("bare": raw/bare is what
-# coronet's idle-connection limit costs, bench/rpc/greeters.hpp), counted by callgrind: a figure that does not move with the machine's load, unlike
+# settings, and of the raw server with gRPC and abseil as they come ("bare": raw/bare is
+# what coronet's defaults change in gRPC's own work, bench/rpc/greeters.hpp), counted by
+# callgrind: a figure that does not move with the machine's load, unlike
 # CPU time (bench/rpc/h2load_compare.sh). It leaves out the kernel (syscalls, context
 # switches) and cache effects, so it measures what the code asks of the CPU, not what the
 # CPU took. Each server runs under valgrind, is warmed up with 2,000 calls, then counts

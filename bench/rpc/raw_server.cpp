@@ -1,14 +1,15 @@
 // Baseline for the gRPC benchmark: HelloWorld on grpc++'s callback API with no coroutines,
 // answering inline on gRPC's thread (DefaultReactor + Finish), the cheapest form it has.
-// It configures gRPC as coronet's rpc::server does by default (the idle-connection limit,
-// greeters.hpp), so a comparison measures coroutines and not channel settings;
-// --grpc-defaults runs it with gRPC's own defaults instead.
+// It configures gRPC as coronet does by default (the idle-connection limit, and abseil's
+// mutex deadlock detection off; greeters.hpp), so a comparison measures coroutines and not
+// settings; --grpc-defaults runs it with gRPC and abseil as they come instead.
 //
 //     rpc-raw-server --listen 127.0.0.1:50051 [--grpc-defaults] [--arg NAME=VALUE]...
 //                    [--max-threads N]
 #include "builder_flags.hpp"
 #include "greeters.hpp"
 
+#include <absl/synchronization/mutex.h>
 #include <grpc/grpc.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   bench::raw_greeter service;
   grpc::ServerBuilder builder;
   if (!grpc_defaults) {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
                                static_cast<int>(bench::coronet_idle_default.count()));
   }

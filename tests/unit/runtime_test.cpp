@@ -1,3 +1,4 @@
+#include <coronet/config.hpp>
 #include <coronet/runtime.hpp>
 
 #include <gtest/gtest.h>
@@ -16,6 +17,16 @@
 #include <vector>
 
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if CORONET_HAS_GRPC && __has_include(<absl/synchronization/mutex.h>)
+#include <absl/synchronization/mutex.h>
+#define CORONET_TEST_ABSL 1
+#else
+#define CORONET_TEST_ABSL 0
+#endif
 
 using namespace std::chrono_literals;
 
@@ -211,5 +222,61 @@ TEST(runtime, io_threads_keep_the_default_policy_unless_asked) {
   rt.run();
   EXPECT_EQ(batch, 0);
 }
+
+#if CORONET_TEST_ABSL
+// Locks two mutexes in both orders: the lock-order inversion abseil's deadlock detection
+// reports, and with kAbort dies of.
+void invert_lock_order() {
+  absl::Mutex a, b;
+  {
+    absl::MutexLock la(&a);
+    absl::MutexLock lb(&b);
+  }
+  {
+    absl::MutexLock lb(&b);
+    absl::MutexLock la(&a);
+  }
+}
+
+// Runs `f` in a child process with abseil set to abort on a lock-order inversion; true if
+// the child ended normally. The runtimes made there start no thread.
+template <class F>
+bool survives_with_abort_on_inversion(F f) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kAbort);
+    f();
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+TEST(runtime, turns_off_abseil_deadlock_detection_unless_told_to_keep_it) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "forks; not under ThreadSanitizer";
+#endif
+  if (survives_with_abort_on_inversion([] { invert_lock_order(); })) {
+    GTEST_SKIP() << "this abseil never checks lock order (built with NDEBUG)";
+  }
+  // gRPC's mutexes are abseil's: with the check off they cost what a release build's do.
+  EXPECT_TRUE(survives_with_abort_on_inversion([] {
+    coronet::runtime rt({.threads = 1, .handle_signals = false});
+    invert_lock_order();
+  }));
+  EXPECT_TRUE(survives_with_abort_on_inversion([] {
+    asio::io_context context;
+    coronet::runtime rt(context);
+    invert_lock_order();
+  }));
+  EXPECT_FALSE(survives_with_abort_on_inversion([] {
+    coronet::runtime rt({.threads = 1, .handle_signals = false, .absl_deadlock_detection = true});
+    invert_lock_order();
+  }));
+}
+#endif
 
 }  // namespace
