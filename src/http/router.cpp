@@ -55,7 +55,18 @@ struct route_table {
   }
   [[nodiscard]] static handler as_handler(std::shared_ptr<const middleware_chain> c);
   void compose_unrouted();
-  static bool matches(const route& r, std::string_view path, router::params_type* params);
+  // Whether `path` is one of `r`'s (capturing its parameters into `params` when given).
+  // A literal pattern and a path both starting with '/' split into equal segments exactly
+  // when they are equal: one comparison instead of a walk, and inline, since every request
+  // tests every route.
+  static bool matches(const route& r, std::string_view path, router::params_type* params) {
+    if (r.literal) {
+      if (path.size() <= 1) return r.segments.empty();  // "/" (or "*"): no segments
+      if (path[0] == '/') return path == r.pattern;
+    }
+    return matches_segments(r, path, params);
+  }
+  static bool matches_segments(const route& r, std::string_view path, router::params_type* params);
   [[nodiscard]] std::string allow(std::string_view path) const;
 };
 
@@ -253,13 +264,7 @@ void route_table::compose_unrouted() {
   });
 }
 
-bool route_table::matches(const route& r, std::string_view path, router::params_type* params) {
-  // A literal pattern and a path both starting with '/' split into equal segments exactly
-  // when they are equal: one comparison instead of a walk (every request tests every route).
-  if (r.literal) {
-    if (path.size() <= 1) return r.segments.empty();  // "/" (or "*"): no segments
-    if (path[0] == '/') return path == r.pattern;
-  }
+bool route_table::matches_segments(const route& r, std::string_view path, router::params_type* params) {
   segment_cursor cursor(path);
   for (const auto& s : r.segments) {
     if (s.type == segment::kind::wildcard) {
