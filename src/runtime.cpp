@@ -19,8 +19,8 @@ namespace coronet {
 
 namespace {
 
-// runtime_options::absl_deadlock_detection. Process-wide: the last runtime constructed
-// decides, and one that keeps the check does not turn it back on.
+// runtime_options::absl_deadlock_detection. Process-wide: every runtime constructed without
+// it turns the check off; one constructed with it leaves the setting as it finds it.
 void apply_process_settings(const runtime_options& options) {
 #if CORONET_ABSL_MUTEX
   if (!options.absl_deadlock_detection) {
