@@ -22,7 +22,11 @@ struct route_table {
     std::string pattern;
     std::vector<segment> segments;
     handler h;  // the user's handler, or the chain of its scope's middleware around it
-    int score;  // specificity: higher wins
+    // Specificity, compared as bytes, higher wins: one byte a segment (literal 3, parameter
+    // 2, a trailing wildcard 0), then 1 where a pattern without a wildcard ends. Two routes
+    // matching one path differ first where one has the more specific segment; a route that
+    // ends where the path ends ranks above a wildcard matching the empty rest.
+    std::string rank;
     bool literal = true;  // no parameter or wildcard: a path matches it by equality
     // Set when the chain starts with hooks (match::chain); `h` holds it too.
     std::shared_ptr<const middleware_chain> hooked;
@@ -169,7 +173,7 @@ void route_table::add(std::size_t at, std::string_view method, std::string_view 
   if (pattern.empty() || pattern[0] != '/') {
     throw std::invalid_argument("route pattern must start with '/': " + std::string(pattern));
   }
-  route r{std::string(method), std::string(pattern), {}, {}, 0, true, nullptr};
+  route r{std::string(method), std::string(pattern), {}, {}, {}, true, nullptr};
   bool bad = false;
   for (segment_cursor cursor(pattern); !cursor.done();) {
     const auto seg = cursor.next();
@@ -184,12 +188,10 @@ void route_table::add(std::size_t at, std::string_view method, std::string_view 
     }
   }
   if (bad) throw std::invalid_argument("malformed route pattern: " + std::string(pattern));
-  // Specificity: each literal segment counts most, then parameters; a wildcard least.
-  int score = 0;
-  for (const auto& s : r.segments) {
-    score = score * 4 + (s.type == segment::kind::literal ? 3 : s.type == segment::kind::param ? 2 : 0);
+  for (const auto& seg : r.segments) {
+    r.rank += seg.type == segment::kind::literal ? '\3' : seg.type == segment::kind::param ? '\2' : '\0';
   }
-  r.score = score * 64 + static_cast<int>(r.segments.size());
+  if (r.segments.empty() || r.segments.back().type != segment::kind::wildcard) r.rank += '\1';
   r.literal = std::all_of(r.segments.begin(), r.segments.end(),
                           [](const segment& s) { return s.type == segment::kind::literal; });
   auto c = chain(at, std::move(h));
@@ -362,7 +364,12 @@ router::match router::find(std::string_view method, std::string_view path, param
     if (!route_table::matches(r, path, nullptr)) continue;
     if (r.method == method || (head && r.method == "GET")) {
       // An explicit HEAD route beats GET serving HEAD at the same specificity.
-      if (!best || r.score > best->score || (r.score == best->score && r.method == method)) best = &r;
+      if (!best) {
+        best = &r;
+        continue;
+      }
+      const auto order = r.rank.compare(best->rank);
+      if (order > 0 || (order == 0 && r.method == method)) best = &r;
     } else {
       other_method = true;
     }

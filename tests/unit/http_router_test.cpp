@@ -61,6 +61,46 @@ TEST(http_router, literal_segment_beats_parameter_whatever_the_order) {
   EXPECT_NE(f.find("GET", "/users/me").target, f.find("GET", "/users/you").target);
 }
 
+// A wildcard matches the empty rest too ("/files/*" serves "/files"), but a route that ends
+// where the path ends is more specific, whatever the order of registration.
+TEST(http_router, a_route_ending_with_the_path_beats_a_wildcard_matching_nothing) {
+  for (const bool wildcard_first : {true, false}) {
+    http::router r;
+    std::vector<std::pair<std::string, std::string>> params;
+    if (wildcard_first) r.get("/files/*", named("files")).get("/*", named("any"));
+    r.get("/files", named("index")).get("/", named("root"));
+    if (!wildcard_first) r.get("/files/*", named("files")).get("/*", named("any"));
+    EXPECT_EQ(r.find("GET", "/files", params).pattern, "/files");
+    EXPECT_EQ(r.find("GET", "/", params).pattern, "/");
+    EXPECT_EQ(r.find("GET", "/files/", params).pattern, "/files/*");
+    EXPECT_EQ(r.find("GET", "/files/a", params).pattern, "/files/*");
+    EXPECT_EQ(r.find("GET", "/other", params).pattern, "/*");
+  }
+}
+
+// Routes are ranked segment by segment from the left, at any depth: the first segment
+// where two matching routes differ decides.
+TEST(http_router, the_first_segment_that_differs_decides_at_any_depth) {
+  http::router r;
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string deep_param, deep_literal, path;
+  for (int i = 0; i < 24; ++i) {
+    deep_param += i == 0 ? "/{first}" : "/s" + std::to_string(i);
+    deep_literal += i < 23 ? "/s" + std::to_string(i) : std::string("/{last}");
+    path += "/s" + std::to_string(i);
+  }
+  r.get(deep_param, named("param first"));
+  r.get(deep_literal, named("param last"));
+  EXPECT_EQ(r.find("GET", path, params).pattern, deep_literal);
+  r.get("/a/{x}/c", named("param"));
+  r.get("/a/b/*", named("wildcard"));
+  EXPECT_EQ(r.find("GET", "/a/b/c", params).pattern, "/a/b/*");  // literal b decides
+  EXPECT_EQ(r.find("GET", "/a/z/c", params).pattern, "/a/{x}/c");
+  r.get("/a/*", named("short wildcard"));
+  EXPECT_EQ(r.find("GET", "/a/b/d/e", params).pattern, "/a/b/*");
+  EXPECT_EQ(r.find("GET", "/a/z/d", params).pattern, "/a/*");
+}
+
 TEST(http_router, a_match_names_its_pattern_not_its_path) {
   fixture f;
   EXPECT_EQ(f.find("GET", "/users/42/posts/7").pattern, "/users/{id}/posts/{post}");

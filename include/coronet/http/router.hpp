@@ -1,8 +1,11 @@
 // http::router — maps a method and a path to a coroutine handler.
 //
 // Patterns are literal segments, `{name}` segments that capture one segment, and an optional
-// trailing `*` that captures the rest of the path. The most specific match wins, whatever the
-// order of registration: literal beats `{name}` beats `*`.
+// trailing `*` that captures the rest of the path, which may be empty (`/files/*` serves
+// `/files` and `/files/`). The most specific match wins, whatever the order of registration:
+// of two routes matching a path, the one with the more specific segment where they first
+// differ, literal before `{name}` before `*`; a route ending where the path ends beats a `*`
+// that would match nothing (`/files` beats `/files/*` for `/files`).
 //
 //     http::router r;
 //     r.get("/", [](http::request&) -> asio::awaitable<http::response> {
