@@ -81,9 +81,9 @@ kept_fields* kept_lists() {
 
 }  // namespace
 
-fields::~fields() {
+void fields::keep() noexcept {
   const auto capacity = fields_.capacity();
-  if (capacity == 0 || capacity > kept_fields::max_fields || kept_is_gone()) return;
+  if (capacity > kept_fields::max_fields || kept_is_gone()) return;
   std::size_t bytes = 0;
   for (const auto& f : fields_) bytes += f.name.capacity() + f.value.capacity();
   if (bytes > kept_fields::max_bytes) return;

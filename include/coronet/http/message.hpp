@@ -124,7 +124,9 @@ class fields {
   /// Small field lists (16 fields and 1 KiB of strings at most) leave their storage to the
   /// next list the same thread reserves room in (reserve()), up to 16 kept per thread: a
   /// response made by response::text and its kin then allocates nothing for its fields.
-  ~fields();
+  ~fields() {
+    if (fields_.capacity() != 0) keep();  // inline: a moved-from list has nothing to leave
+  }
 
   /// Appends a field, keeping any earlier one of the same name.
   void add(std::string_view name, std::string_view value);
@@ -157,6 +159,8 @@ class fields {
   /// A new, empty field at the end (a slot kept by clear() when there is one).
   field& append();
   field& last() noexcept { return fields_[used_ - 1]; }
+  /// Leaves this list's storage for the next reserve() on this thread, when it is small.
+  void keep() noexcept;
 
   std::vector<field> fields_;  // [0, used_) are the fields; the rest keep their storage
   std::size_t used_ = 0;
