@@ -199,7 +199,14 @@ asio::awaitable<bool> connection::serve() {
 #endif
   for (;;) {
     if (!ex_ || ex_->buffered() == 0) {
-      if (!co_await flush()) co_return false;
+      // The answers so far, written without a coroutine when one write takes them (as it
+      // does for nearly every keep-alive answer).
+      if (const auto f = flush_now(); f == flushed::failed) {
+        co_return false;
+      } else if (f == flushed::pending) {
+        const bool ok = co_await flush_rest();
+        if (!ok) co_return false;
+      }
       if (closing_) co_return false;
       if (ex_ && ex_->parser.idle() && !readable_) worker_.give_back(std::move(ex_));
       if (!ex_) co_return true;  // between requests: park() waits without this coroutine

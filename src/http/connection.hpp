@@ -101,7 +101,16 @@ class connection : public std::enable_shared_from_this<connection> {
   /// Serializes an answer into the queue. False when a field could split it: a 500 is
   /// queued in its place (and `res` is left as it was).
   bool queue(const request& req, response& res, bool keep, bool streamed);
+  /// Sends the queued answers: false if the connection failed.
   asio::awaitable<bool> flush();
+  /// What flush_now() did: sent everything (or there was nothing), failed, or left the rest
+  /// of the queued answers in `ex_->gather` for flush_rest().
+  enum class flushed : unsigned char { done, failed, pending };
+  /// flush() without a coroutine for what one non-blocking write can send: the keep-alive
+  /// path, where a coroutine frame for the write would cost more than the write's own code.
+  flushed flush_now();
+  /// The rest of a flush_now() that returned pending.
+  asio::awaitable<bool> flush_rest();
   /// Appends the queued answers' heads and bodies to `bufs`. (Inline: flush() is on every
   /// request's path.)
   void gather_queued(std::vector<asio::const_buffer>& bufs) const {
@@ -112,6 +121,11 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
   asio::awaitable<std::error_code> write_now(std::vector<asio::const_buffer>& bufs);
+  /// Plaintext: one non-blocking write of `bufs`. True when that ended it (everything sent,
+  /// `counted` bytes counted, or `ec` set); false with what is left in `bufs`.
+  bool write_at_once(std::vector<asio::const_buffer>& bufs, std::size_t counted, std::error_code& ec);
+  /// Plaintext: waits, under write_timeout, until the rest of `bufs` is sent.
+  asio::awaitable<std::error_code> write_rest(std::vector<asio::const_buffer>& bufs, std::size_t counted);
   /// With metrics: counts `n` bytes sent; no error.
   std::error_code sent(std::size_t n) {
     if (auto* m = worker_.metrics) coronet::detail::bump(m->sent_bytes, n);

@@ -101,7 +101,16 @@ void connection::observe_queued() {
 }
 
 asio::awaitable<bool> connection::flush() {
-  if (!ex_ || ex_->out_count == 0) co_return true;
+  switch (flush_now()) {
+    case flushed::done: co_return true;
+    case flushed::failed: co_return false;
+    case flushed::pending: break;
+  }
+  co_return co_await flush_rest();
+}
+
+connection::flushed connection::flush_now() {
+  if (!ex_ || ex_->out_count == 0) return flushed::done;
   auto& gather = ex_->gather;
   gather.clear();
   gather_queued(gather);
@@ -109,7 +118,26 @@ asio::awaitable<bool> connection::flush() {
     m->per_write.observe(coronet::detail::per_write_bounds, ex_->out_count);
     observe_queued();
   }
-  const auto ec = co_await write_now(gather);
+#if CORONET_HAS_TLS
+  if (tls_) return flushed::pending;  // encrypted and written by write_now()
+#endif
+  std::error_code ec;
+  if (!write_at_once(gather, worker_.metrics ? ex_->out_bytes : 0, ec)) return flushed::pending;
+  ex_->out_count = 0;
+  ex_->out_bytes = 0;
+  return ec ? flushed::failed : flushed::done;
+}
+
+asio::awaitable<bool> connection::flush_rest() {
+  std::error_code ec;
+#if CORONET_HAS_TLS
+  if (tls_) {
+    ec = co_await write_now(ex_->gather);
+  } else
+#endif
+  {
+    ec = co_await write_rest(ex_->gather, worker_.metrics ? ex_->out_bytes : 0);
+  }
   ex_->out_count = 0;
   ex_->out_bytes = 0;
   co_return !ec;
@@ -142,14 +170,28 @@ asio::awaitable<std::error_code> connection::write_now(std::vector<asio::const_b
     co_return wec ? wec : sent(counted);
   }
 #endif
+  std::error_code ec;
+  if (write_at_once(bufs, counted, ec)) co_return ec;
+  co_return co_await write_rest(bufs, counted);
+}
+
+bool connection::write_at_once(std::vector<asio::const_buffer>& bufs, std::size_t counted, std::error_code& ec) {
   std::size_t total = 0;
   for (const auto& b : bufs) total += b.size();
-  std::error_code ec;
   // One buffer goes out with send(), cheaper than sendmsg() with a one-entry iovec.
   const auto n = bufs.size() == 1 ? socket_.write_some(bufs.front(), ec) : socket_.write_some(bufs, ec);
-  if (ec && ec != asio::error::would_block) co_return ec;
-  if (n == total) co_return sent(counted);
+  if (ec && ec != asio::error::would_block) return true;
+  ec.clear();
+  if (n == total) {
+    ec = sent(counted);
+    return true;
+  }
   consume(bufs, n);
+  return false;
+}
+
+asio::awaitable<std::error_code> connection::write_rest(std::vector<asio::const_buffer>& bufs,
+                                                        std::size_t counted) {
   const auto before = phase_;
   const auto deadline = watchdog_.deadline();
   phase_ = phase::writing;
