@@ -89,18 +89,6 @@ void connection::on_deadline() {
   socket_.cancel(ignored);
 }
 
-asio::awaitable<void> connection::run(std::shared_ptr<connection> self) {
-  auto& c = *self;
-  bool idle = false;
-  try {
-    idle = co_await c.serve();
-    if (!idle && c.linger_ && !c.timed_out_) co_await c.linger();
-  } catch (...) {
-    // Nothing a connection does should throw; if it does, this connection alone ends.
-  }
-  if (!idle || !c.park()) c.finish();
-}
-
 // Between requests: waits for the next bytes with no coroutine; false if it must close.
 bool connection::park() {
   if (state_->draining.load(std::memory_order_relaxed)) return false;

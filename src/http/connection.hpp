@@ -37,8 +37,9 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// Starts serving: waits for the first request, or serves `preread` at once.
   void start(std::string_view preread);
-  /// Serves until the connection is idle again or closed; what a runner coroutine runs.
-  static asio::awaitable<void> run(std::shared_ptr<connection> self);
+  /// A runner (runners.cpp): serves `c` until it is idle again or closed, then the
+  /// connection the worker hands it next, until there is none.
+  static asio::awaitable<void> runner(worker& w, parked_runner& slot, connection* c);
 
   /// Graceful shutdown: an idle connection closes now, a busy one after its current answer.
   void drain();

@@ -5,14 +5,24 @@
 
 namespace coronet::http::detail {
 
-namespace {
-
-asio::awaitable<void> runner(worker& w, parked_runner& slot, connection* c) {
+asio::awaitable<void> connection::runner(worker& w, parked_runner& slot, connection* c) {
   while (c != nullptr) {
     {
       // The worker lives in the server's state; the connection may be its last owner.
       const auto keep = c->state();
-      co_await connection::run(c->shared_from_this());
+      {
+        // Serving is this frame's own work, not a coroutine it calls: one frame fewer a
+        // request.
+        const auto self = c->shared_from_this();
+        bool idle = false;
+        try {
+          idle = co_await c->serve();
+          if (!idle && c->linger_ && !c->timed_out_) co_await c->linger();
+        } catch (...) {
+          // Nothing a connection does should throw; if it does, this connection alone ends.
+        }
+        if (!idle || !c->park()) c->finish();
+      }
       if (w.runners_closed || w.idle_runners.size() >= worker::max_idle_runners) {
         w.spare_runners.push_back(&slot);
         co_return;
@@ -27,8 +37,6 @@ asio::awaitable<void> runner(worker& w, parked_runner& slot, connection* c) {
         asio::use_awaitable);
   }
 }
-
-}  // namespace
 
 void serve_on_runner(worker& w, connection* c) {
   if (!w.idle_runners.empty()) {
@@ -45,7 +53,7 @@ void serve_on_runner(worker& w, connection* c) {
     w.spare_runners.pop_back();
   }
   // runner() catches nothing but returns its slot itself: the worker may be gone by the end.
-  asio::co_spawn(w.ctx, runner(w, *slot, c), asio::detached);
+  asio::co_spawn(w.ctx, connection::runner(w, *slot, c), asio::detached);
 }
 
 void end_idle_runners(worker& w) {
