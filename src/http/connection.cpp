@@ -268,10 +268,51 @@ asio::awaitable<bool> connection::serve() {
           const auto p = plan_request();
           if (p.what != plan::action::serve && !co_await on_planned(p)) co_return false;
         }
-        if (!co_await on_message()) {
-          if (ex_ && ex_->buffered() > 0) linger_ = true;  // pipelined input we will not read
-          co_await flush();
-          co_return false;
+        {
+          // The request is answered in this frame, not in a coroutine of its own: one frame
+          // fewer a request. Mind this frame's size: Asio recycles frames of up to 1,020
+          // bytes (255 chunks of 4) and allocates larger ones with malloc, every activation.
+          // It is 992 bytes with GCC 12 (-O3); at 1,105 (with a std::optional<response> for
+          // the hooks' answer) every keep-alive request paid ~430 instructions in malloc.
+          auto& req = e.parser.message();
+          bool keep = begin_message(req);
+          response res;
+          if (e.route == router::match::kind::found) {
+            try {
+              if (const auto* chain = e.chain) {
+                // Hooks lead the route's chain: run here rather than in a frame of the
+                // chain's own.
+                bool answered = false;
+                const auto entered = chain->enter(req, res, answered);
+                if (!answered) res = co_await chain->rest(req);
+                chain->leave(req, res, entered);
+              } else {
+                res = co_await (*e.target)(req);
+              }
+            } catch (...) {
+              // A handler's failure is this request's 500; the connection stays healthy.
+              res = response::text("Internal Server Error\n", http::status::internal_server_error);
+              count_error(http_error::handler_exception);
+            }
+          } else {
+            res = unrouted_answer(req);
+          }
+          bool more = true;
+          if (!answered(req, res, keep)) {
+            more = co_await stream(req, res, keep);
+            if (!more) closing_ = true;
+          } else if (!keep) {
+            closing_ = true;
+            more = false;
+          } else if (ex_->out_bytes > opt.max_pending_output_bytes) {
+            // A client that pipelines without reading must not grow our memory without bound.
+            more = co_await flush();
+          }
+          if (!more) {
+            if (ex_ && ex_->buffered() > 0) linger_ = true;  // pipelined input we will not read
+            co_await flush();
+            co_return false;
+          }
         }
         break;
     }
@@ -338,9 +379,9 @@ response connection::unrouted_answer(request& req) {
   return res;
 }
 
-asio::awaitable<bool> connection::on_message() {
-  auto& p = ex_->parser;
-  auto& req = p.message();
+// A request is complete: what its answer needs before the handler runs. Returns whether
+// the connection may stay open after it.
+bool connection::begin_message(request& req) {
   const auto& opt = state_->options;
   phase_ = phase::handling;
   watchdog_.disarm();
@@ -350,50 +391,19 @@ asio::awaitable<bool> connection::on_message() {
   req.tls_peer = tls_ ? &tls_->session.peer() : nullptr;
 #endif
   req.remote = remote_;
-  bool keep = p.keep_alive() && !state_->draining.load(std::memory_order_relaxed) &&
-              (opt.max_requests_per_connection == 0 || requests_ < opt.max_requests_per_connection);
+  return ex_->parser.keep_alive() && !state_->draining.load(std::memory_order_relaxed) &&
+         (opt.max_requests_per_connection == 0 || requests_ < opt.max_requests_per_connection);
+}
 
-  response res;
-  if (ex_->route == router::match::kind::found) {
-    try {
-      if (const auto* chain = ex_->chain) {
-        // Hooks lead the route's chain: run here, in this coroutine, rather than in a frame
-        // of the chain's own.
-        std::optional<response> early;
-        const auto entered = chain->enter(req, early);
-        if (early) {
-          res = std::move(*early);
-        } else {
-          res = co_await chain->rest(req);
-        }
-        chain->leave(req, res, entered);
-      } else {
-        res = co_await (*ex_->target)(req);
-      }
-    } catch (...) {
-      // A handler's failure is this request's 500; the connection stays healthy.
-      res = response::text("Internal Server Error\n", http::status::internal_server_error);
-      count_error(http_error::handler_exception);
-    }
-  } else {
-    res = unrouted_answer(req);
-  }
+// The handler has answered: settles `keep`, and queues the answer unless it is streamed
+// (false: serve() streams it).
+bool connection::answered(const request& req, response& res, bool& keep) {
   // Shutdown may have begun while the handler ran.
   if (state_->draining.load(std::memory_order_relaxed)) keep = false;
   if (const auto conn = res.headers.get("connection"); conn && iequals(*conn, "close")) keep = false;
-  if (res.stream) {
-    const bool more = co_await stream(req, res, keep);
-    if (!more) closing_ = true;
-    co_return more;
-  }
+  if (res.stream) return false;
   queue(req, res, keep, false);
-  if (!keep) {
-    closing_ = true;
-    co_return false;  // serve() flushes, then closes
-  }
-  // A client that pipelines without reading must not grow our memory without bound.
-  if (ex_->out_bytes > opt.max_pending_output_bytes) co_return co_await flush();
-  co_return true;
+  return true;
 }
 
 // Answers input the server will not serve, then ends the connection.

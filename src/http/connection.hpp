@@ -72,7 +72,10 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::awaitable<bool> on_planned(const plan& p);
   /// The 404 or 405 (with Allow) for a request no route serves.
   response unrouted_answer(request& req);
-  asio::awaitable<bool> on_message();
+  /// A complete request, before its handler: returns whether the connection may stay open.
+  bool begin_message(request& req);
+  /// After the handler: settles `keep`; queues the answer unless it is streamed (false).
+  bool answered(const request& req, response& res, bool& keep);
   asio::awaitable<void> send_error(http::status s, std::string_view why);
   asio::awaitable<void> linger();
   /// TLS: the handshake, within the head timeout; false when the connection must close.

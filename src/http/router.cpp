@@ -131,14 +131,10 @@ namespace {
 
 // A chain that starts with hooks, as one coroutine (the server runs the hooks in its own).
 asio::awaitable<response> run_hooked(const detail::middleware_chain& c, request& req) {
-  std::optional<response> early;
-  const auto entered = c.enter(req, early);
   response res;
-  if (early) {
-    res = std::move(*early);
-  } else {
-    res = co_await c.rest(req);  // (not in a ?: expression: GCC 12 mishandles co_await there)
-  }
+  bool answered = false;
+  const auto entered = c.enter(req, res, answered);
+  if (!answered) res = co_await c.rest(req);
   c.leave(req, res, entered);
   co_return res;
 }
@@ -147,11 +143,14 @@ asio::awaitable<response> run_hooked(const detail::middleware_chain& c, request&
 
 namespace detail {
 
-std::size_t middleware_chain::enter(request& req, std::optional<response>& early) const {
+std::size_t middleware_chain::enter(request& req, response& res, bool& answered) const {
   for (std::size_t i = 0; i < hooks_end; ++i) {
     if (!layers[i].before) continue;
-    early = layers[i].before(req);
-    if (early) return i;
+    if (auto early = layers[i].before(req)) {
+      res = std::move(*early);
+      answered = true;
+      return i;
+    }
   }
   return hooks_end;
 }

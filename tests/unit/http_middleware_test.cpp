@@ -40,12 +40,10 @@ http::response serve(const http::router& r, http::request& req) {
 http::response serve_as_server(const http::router& r, http::request& req) {
   const auto m = r.find(req.method, req.path(), req.params);
   if (!m.chain) return serve(r, req);
-  std::optional<http::response> early;
-  const auto entered = m.chain->enter(req, early);
   http::response res;
-  if (early) {
-    res = std::move(*early);
-  } else {
+  bool answered = false;
+  const auto entered = m.chain->enter(req, res, answered);
+  if (!answered) {
     asio::io_context ctx;
     auto done = asio::co_spawn(ctx, m.chain->rest(req), asio::use_future);
     ctx.run();

@@ -107,8 +107,8 @@ struct middleware_chain {
   std::size_t hooks_end = 0;
 
   /// The way in through the leading hooks: runs the before hooks until one answers (into
-  /// `early`). Returns how many layers were entered: leave() takes it.
-  std::size_t enter(request& req, std::optional<response>& early) const;
+  /// `res`, setting `answered`). Returns how many layers were entered: leave() takes it.
+  std::size_t enter(request& req, response& res, bool& answered) const;
   /// The way out through the leading hooks entered: the after hooks, innermost first.
   void leave(const request& req, response& res, std::size_t entered) const;
   /// The rest of the chain, after the leading hooks.
