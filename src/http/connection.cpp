@@ -366,6 +366,7 @@ asio::awaitable<bool> connection::on_planned(const plan& p) {
   }
   // Earlier pipelined answers go first, then the interim one.
   ex_->next_out().head.assign(continue_response);
+  ex_->out_bytes += continue_response.size();
   co_return co_await flush();
 }
 

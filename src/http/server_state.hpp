@@ -72,7 +72,7 @@ struct exchange {
   std::vector<pending> out;
   std::vector<asio::const_buffer> gather;  // out as one buffer sequence, for the write
   std::size_t out_count = 0;  // out[0, out_count) are in use; the rest keep their capacity
-  std::size_t out_bytes = 0;
+  std::size_t out_bytes = 0;  // the bytes of out[0, out_count): a flush counts them as sent
 
   [[nodiscard]] std::size_t buffered() const noexcept { return end - begin; }
   pending& next_out() {

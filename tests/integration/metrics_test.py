@@ -180,6 +180,40 @@ class Metrics(unittest.TestCase):
         self.assertEqual(value(self.samples, "coronet_http_responses_per_write_count"), answers)
         self.assertEqual(value(self.samples, "coronet_http_responses_per_write_bucket", le="1"), answers)
 
+    def test_sent_bytes_are_every_byte_clients_read(self):
+        """coronet_http_sent_bytes_total grows by exactly what clients read, an interim
+        100 Continue included. Raw sockets with Connection: close, each read to EOF, so every
+        byte was written (and counted) before the next scrape."""
+        def exchange(head, body=b""):
+            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+                s.sendall(head)
+                data = b""
+                if body:
+                    while b"\r\n\r\n" not in data:  # the interim answer, then the body
+                        chunk = s.recv(4096)
+                        self.assertTrue(chunk, data)
+                        data += chunk
+                    s.sendall(body)
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return data
+                    data += chunk
+
+        def sent(scrape):
+            head, _, body = scrape.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+            self.assertNotIn(b"chunked", head.lower())
+            return value(samples(body.decode()), "coronet_http_sent_bytes_total")
+
+        scrape = b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        first = exchange(scrape)
+        echo = exchange(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                        b"Expect: 100-continue\r\nConnection: close\r\n\r\n", b"hello")
+        self.assertTrue(echo.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200"), echo)
+        second = exchange(scrape)
+        self.assertEqual(sent(second) - sent(first), len(first) + len(echo))
+
     def test_grpc_calls_are_counted_by_method_and_code(self):
         hello = {"grpc_service": "HelloWorld", "grpc_method": "SayHello", "grpc_type": "unary"}
         self.assertEqual(value(self.samples, "coronet_grpc_server_started_total", **hello), 3)
