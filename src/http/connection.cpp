@@ -282,9 +282,9 @@ asio::awaitable<bool> connection::serve() {
               if (const auto* chain = e.chain) {
                 // Hooks lead the route's chain: run here rather than in a frame of the
                 // chain's own.
-                bool answered = false;
-                const auto entered = chain->enter(req, res, answered);
-                if (!answered) res = co_await chain->rest(req);
+                bool early = false;  // a before hook answered
+                const auto entered = chain->enter(req, res, early);
+                if (!early) res = co_await chain->rest(req);
                 chain->leave(req, res, entered);
               } else {
                 res = co_await (*e.target)(req);
