@@ -1,7 +1,12 @@
 // Finding the bytes that end or break a line (CR, LF, NUL) in a header field or a head,
-// eight bytes at a time: the fields and heads a server handles are mostly runs of ordinary
-// bytes, and both the head check and the response's header check scan them.
+// sixteen bytes at a time with SSE2 (every x86-64 has it) and eight elsewhere: the fields and
+// heads a server handles are mostly runs of ordinary bytes, and both the head check and the
+// response's header check scan them.
 #pragma once
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <bit>
 #include <cstddef>
@@ -11,8 +16,35 @@
 
 namespace coronet::http::detail {
 
+#if defined(__SSE2__)
+/// A 16-bit mask of the bytes of p[0..16) equal to any of `bytes`.
+template <char... Bytes>
+inline unsigned match16(const char* p) noexcept {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  __m128i any = _mm_setzero_si128();
+  ((any = _mm_or_si128(any, _mm_cmpeq_epi8(x, _mm_set1_epi8(Bytes)))), ...);
+  return static_cast<unsigned>(_mm_movemask_epi8(any));
+}
+
+/// The index of the first of `Bytes` in [p, p + n), n >= 16, or n when there is none: whole
+/// blocks, then the last sixteen bytes at once (overlapping bytes already known clean).
+template <char... Bytes>
+inline std::size_t find16(const char* p, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    if (const auto m = match16<Bytes...>(p + i)) return i + static_cast<std::size_t>(std::countr_zero(m));
+  }
+  if (i == n) return n;
+  const auto m = match16<Bytes...>(p + n - 16);
+  return m ? n - 16 + static_cast<std::size_t>(std::countr_zero(m)) : n;
+}
+#endif
+
 /// The index of the first CR, LF or NUL in [p, p + n), or n when there is none.
 inline std::size_t find_line_byte(const char* p, std::size_t n) noexcept {
+#if defined(__SSE2__)
+  if (n >= 16) return find16<'\r', '\n', '\0'>(p, n);
+#endif
   constexpr std::uint64_t ones = 0x0101010101010101ull;
   constexpr std::uint64_t highs = 0x8080808080808080ull;
   // Non-zero when some byte of v is zero (exact as to whether, not as to where).
