@@ -57,7 +57,7 @@ void connection::start(std::string_view preread) {
   // A new connection must deliver its first request head in time, like any other.
   set_timeout(state_->options.read_header_timeout);
   if (preread.empty()) {
-    wait_idle();
+    wait_idle(shared_from_this());
     return;
   }
   auto& e = ex();
@@ -67,7 +67,7 @@ void connection::start(std::string_view preread) {
   count_received(n);
   phase_ = phase::head;
   fresh_ = false;
-  serve_on_runner(worker_, this);
+  serve_on_runner(worker_, shared_from_this());
 }
 
 void connection::drain() {
@@ -90,49 +90,54 @@ void connection::on_deadline() {
 }
 
 // Between requests: waits for the next bytes with no coroutine; false if it must close.
-bool connection::park() {
+bool connection::park(std::shared_ptr<connection>& self) {
   if (state_->draining.load(std::memory_order_relaxed)) return false;
   phase_ = phase::idle;
   set_timeout(fresh_ ? state_->options.read_header_timeout : state_->options.idle_timeout);
-  wait_idle();
+  wait_idle(std::move(self));
   return true;
 }
 
 // A read rather than async_wait: Asio 1.22 re-arms epoll (one epoll_ctl) for every wait, but
 // not for a read; and a read that drained the socket lets the next one wait for readiness
 // without trying recv first (drained_read.hpp).
-void connection::wait_idle() {
+void connection::wait_idle(std::shared_ptr<connection> self) {
 #if CORONET_HAS_TLS
   // TLS: the same read without a coroutine, into the session's input buffer (taken only when
   // bytes are there); the runner decrypts. Unless the session already holds input (a record
   // that came with the previous one).
   if (tls_) {
     if (tls_->session.has_buffered_input()) {
-      asio::post(worker_.ctx, [self = shared_from_this()] { self->on_readable({}, 0); });
+      asio::post(worker_.ctx, [self = std::move(self)]() mutable {
+        auto* c = self.get();
+        c->on_readable(std::move(self), {}, 0);
+      });
       return;
     }
     tls_->session.release_buffers();
     async_read_drained(worker_.io_reactor, socket_, tls_idle_input{this},
-                       [self = shared_from_this()](std::error_code ec, std::size_t n) {
-                         self->on_readable(ec, n);
+                       [self = std::move(self)](std::error_code ec, std::size_t n) mutable {
+                         auto* c = self.get();
+                         c->on_readable(std::move(self), ec, n);
                        });
     return;
   }
 #endif
   async_read_drained(worker_.io_reactor, socket_, idle_buffer{this},
-                     [self = shared_from_this()](std::error_code ec, std::size_t n) {
-                       self->on_idle_read(ec, n);
+                     [self = std::move(self)](std::error_code ec, std::size_t n) mutable {
+                       auto* c = self.get();
+                       c->on_idle_read(std::move(self), ec, n);
                      });
 }
 
-void connection::on_idle_read(std::error_code ec, std::size_t n) {
+void connection::on_idle_read(std::shared_ptr<connection> self, std::error_code ec, std::size_t n) {
   // A timeout, the peer closing or resetting, shutdown: an idle connection closes silently.
   if (timed_out_ || (ec && ec != asio::error::would_block)) {
     finish();
     return;
   }
   if (n == 0) {
-    wait_idle();
+    wait_idle(std::move(self));
     return;
   }
   ex_->end += n;
@@ -140,10 +145,10 @@ void connection::on_idle_read(std::error_code ec, std::size_t n) {
   phase_ = phase::head;
   fresh_ = false;
   set_timeout(state_->options.read_header_timeout);
-  serve_on_runner(worker_, this);
+  serve_on_runner(worker_, std::move(self));
 }
 
-void connection::on_readable(std::error_code ec, std::size_t n) {
+void connection::on_readable(std::shared_ptr<connection> self, std::error_code ec, std::size_t n) {
   if (timed_out_ || (ec && ec != asio::error::would_block)) {
     finish();
     return;
@@ -151,7 +156,7 @@ void connection::on_readable(std::error_code ec, std::size_t n) {
 #if CORONET_HAS_TLS
   if (n > 0) tls_->session.commit_input(n);
   if (!tls_->session.has_buffered_input()) {
-    wait_idle();
+    wait_idle(std::move(self));
     return;
   }
 #else
@@ -161,7 +166,7 @@ void connection::on_readable(std::error_code ec, std::size_t n) {
   readable_ = true;
   phase_ = phase::head;
   set_timeout(state_->options.read_header_timeout);
-  serve_on_runner(worker_, this);
+  serve_on_runner(worker_, std::move(self));
 }
 
 void connection::finish() {

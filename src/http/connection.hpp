@@ -39,7 +39,7 @@ class connection : public std::enable_shared_from_this<connection> {
   void start(std::string_view preread);
   /// A runner (runners.cpp): serves `c` until it is idle again or closed, then the
   /// connection the worker hands it next, until there is none.
-  static asio::awaitable<void> runner(worker& w, parked_runner& slot, connection* c);
+  static asio::awaitable<void> runner(worker& w, parked_runner& slot, std::shared_ptr<connection> c);
 
   /// Graceful shutdown: an idle connection closes now, a busy one after its current answer.
   void drain();
@@ -63,10 +63,15 @@ class connection : public std::enable_shared_from_this<connection> {
   };
 
   // connection.cpp: the loop.
+  // Between requests the connection's owner is the read that waits for the next bytes (or
+  // the post that stands in for it): `self` moves from the runner to that read, and back to
+  // a runner when bytes come.
   asio::awaitable<bool> serve();
-  bool park();
-  void wait_idle();
-  void on_idle_read(std::error_code ec, std::size_t n);
+  /// Waits for the next request, taking `self` (false, leaving it, when the connection must
+  /// close instead).
+  bool park(std::shared_ptr<connection>& self);
+  void wait_idle(std::shared_ptr<connection> self);
+  void on_idle_read(std::shared_ptr<connection> self, std::error_code ec, std::size_t n);
   void finish();
   plan plan_request();
   asio::awaitable<bool> on_planned(const plan& p);
@@ -80,7 +85,7 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::awaitable<void> linger();
   /// TLS: the handshake, within the head timeout; false when the connection must close.
   asio::awaitable<bool> establish();
-  void on_readable(std::error_code ec, std::size_t n);
+  void on_readable(std::shared_ptr<connection> self, std::error_code ec, std::size_t n);
   exchange& ex() {
     if (!ex_) ex_ = worker_.borrow(state_->limits());
     return *ex_;
@@ -159,7 +164,7 @@ class connection : public std::enable_shared_from_this<connection> {
 };
 
 /// Serves `c` on one of its worker's parked runner coroutines, or a new one (runners.cpp).
-void serve_on_runner(worker& w, connection* c);
+void serve_on_runner(worker& w, std::shared_ptr<connection> c);
 /// Ends the parked runners: shutting down, they would keep the io_context busy.
 void end_idle_runners(worker& w);
 

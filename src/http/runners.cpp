@@ -5,23 +5,25 @@
 
 namespace coronet::http::detail {
 
-asio::awaitable<void> connection::runner(worker& w, parked_runner& slot, connection* c) {
+asio::awaitable<void> connection::runner(worker& w, parked_runner& slot, std::shared_ptr<connection> c) {
   while (c != nullptr) {
     {
-      // The worker lives in the server's state; the connection may be its last owner.
-      const auto keep = c->state();
-      {
-        // Serving is this frame's own work, not a coroutine it calls: one frame fewer a
-        // request.
-        const auto self = c->shared_from_this();
-        bool idle = false;
-        try {
-          idle = co_await c->serve();
-          if (!idle && c->linger_ && !c->timed_out_) co_await c->linger();
-        } catch (...) {
-          // Nothing a connection does should throw; if it does, this connection alone ends.
-        }
-        if (!idle || !c->park()) c->finish();
+      // The worker lives in the server's state, and a connection that closes may be the
+      // state's last owner: it is held until the runner is done with the worker.
+      std::shared_ptr<server_state> keep;
+      // Serving is this frame's own work, not a coroutine it calls: one frame fewer a request.
+      bool idle = false;
+      try {
+        idle = co_await c->serve();
+        if (!idle && c->linger_ && !c->timed_out_) co_await c->linger();
+      } catch (...) {
+        // Nothing a connection does should throw; if it does, this connection alone ends.
+      }
+      // An idle connection's ownership moves on to its read; one that closes ends here.
+      if (!idle || !c->park(c)) {
+        keep = c->state();
+        c->finish();
+        c.reset();
       }
       if (w.runners_closed || w.idle_runners.size() >= worker::max_idle_runners) {
         w.spare_runners.push_back(&slot);
@@ -29,7 +31,7 @@ asio::awaitable<void> connection::runner(worker& w, parked_runner& slot, connect
       }
     }
     // Not the last owner: a server being destroyed has closed the runners (above) first.
-    c = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(connection*)>(
+    c = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(std::shared_ptr<connection>)>(
         [&w, &slot](auto handler) {
           slot.park(std::move(handler));
           w.idle_runners.push_back(&slot);
@@ -38,11 +40,11 @@ asio::awaitable<void> connection::runner(worker& w, parked_runner& slot, connect
   }
 }
 
-void serve_on_runner(worker& w, connection* c) {
+void serve_on_runner(worker& w, std::shared_ptr<connection> c) {
   if (!w.idle_runners.empty()) {
     auto* r = w.idle_runners.back();
     w.idle_runners.pop_back();
-    r->resume(c);
+    r->resume(std::move(c));
     return;
   }
   parked_runner* slot;
@@ -53,7 +55,7 @@ void serve_on_runner(worker& w, connection* c) {
     w.spare_runners.pop_back();
   }
   // runner() catches nothing but returns its slot itself: the worker may be gone by the end.
-  asio::co_spawn(w.ctx, connection::runner(w, *slot, c), asio::detached);
+  asio::co_spawn(w.ctx, connection::runner(w, *slot, std::move(c)), asio::detached);
 }
 
 void end_idle_runners(worker& w) {

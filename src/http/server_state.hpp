@@ -85,8 +85,10 @@ struct exchange {
   }
 };
 
-/// A connection-serving coroutine parked between connections (see connection.cpp).
-using parked_runner = coronet::detail::parked_coroutine<connection*, 64>;
+/// A connection-serving coroutine parked between connections (see runners.cpp). It is
+/// handed the connection's ownership, which passes on to the connection's idle read when it
+/// parks: no reference count changes hands on the way.
+using parked_runner = coronet::detail::parked_coroutine<std::shared_ptr<connection>, 64>;
 
 struct worker {
   explicit worker(asio::io_context& c) : ctx(c), io_reactor(reactor_of(c)) {}
