@@ -729,6 +729,21 @@ class TimeoutTest(ServerTestCase):
         self.assertGreater(elapsed, self.IDLE_MS / 1000 / 2, "closed long before the idle timeout")
         self.assertLess(elapsed, self.IDLE_MS / 1000 + 1)
 
+    def test_many_idle_keep_alive_connections_are_all_closed_at_the_idle_timeout(self):
+        # More idle connections than a worker keeps serving coroutines parked for: every one
+        # times out.
+        conns = [self.connect() for _ in range(150)]
+        for c in conns:
+            c.send(get("/"))
+        for c in conns:
+            self.assertEqual(c.read_response().status, 200)
+        start = time.monotonic()
+        for c in conns:
+            self.assert_closed_by_server(c)
+        elapsed = time.monotonic() - start
+        self.assertGreater(elapsed, self.IDLE_MS / 1000 / 2, "closed long before the idle timeout")
+        self.assertLess(elapsed, self.IDLE_MS / 1000 + 2)
+
     def test_partial_head_after_a_pipelined_request_times_out(self):
         # The answered request must not leave the next, unfinished head without a deadline.
         conn = self.connect()
@@ -860,9 +875,11 @@ class GracefulShutdownTest(ServerTestCase):
         self.assertIn(b"stopped", self.server.stdout)
 
     def test_idle_keep_alive_connections_are_closed_promptly(self):
-        conns = [self.connect() for _ in range(3)]
+        # 150: more idle connections than a worker keeps serving coroutines parked for.
+        conns = [self.connect() for _ in range(150)]
         for c in conns:
             c.send(get("/"))
+        for c in conns:
             self.assertEqual(c.read_response().status, 200)
         start = time.monotonic()
         self.server.terminate()
