@@ -101,13 +101,7 @@ void fields::reserve(std::size_t n) {
   fields_.reserve(n);
 }
 
-fields::field& fields::append() {
-  if (used_ < fields_.size()) {
-    auto& f = fields_[used_++];
-    f.name.clear();
-    f.value.clear();
-    return f;
-  }
+fields::field& fields::grow() {
   fields_.emplace_back();
   ++used_;
   return fields_.back();

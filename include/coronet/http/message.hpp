@@ -156,8 +156,18 @@ class fields {
   // The parser appends names and values in pieces, as they arrive.
   template <bool IsRequest>
   friend class detail::basic_parser;
-  /// A new, empty field at the end (a slot kept by clear() when there is one).
-  field& append();
+  /// A new, empty field at the end (a slot kept by clear() when there is one). Inline: the
+  /// parser calls it for every field of every request, nearly always with a slot to reuse.
+  field& append() {
+    if (used_ < fields_.size()) {
+      auto& f = fields_[used_++];
+      f.name.clear();
+      f.value.clear();
+      return f;
+    }
+    return grow();
+  }
+  field& grow();  // append() with no slot to reuse
   field& last() noexcept { return fields_[used_ - 1]; }
   /// Leaves this list's storage for the next reserve() on this thread, when it is small.
   void keep() noexcept;
