@@ -110,7 +110,6 @@ bool head_validator::feed(std::string_view bytes) noexcept {
       }
       s = at.rest_of_line();
       break;
-    case where::request_line:
     case where::field_value:
       s = after_cr_ ? (at.p == at.end ? step::more_in_line : at.lf()) : at.rest_of_line();
       if (s == step::more_in_line) at.cr = after_cr_ || at.cr;

@@ -21,7 +21,9 @@ class head_validator {
   [[nodiscard]] const char* reason() const noexcept { return reason_; }
 
  private:
-  enum class where : unsigned char { start, request_line, line_start, field_name, field_value, done };
+  // Where the last piece ended: before the request line, at a line's start, in a field name,
+  // in the request line or a field value (after_cr_: between its CR and LF), after the head.
+  enum class where : unsigned char { start, line_start, field_name, field_value, done };
   bool fail(const char* why) noexcept {
     reason_ = why;
     return false;

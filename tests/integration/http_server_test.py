@@ -120,6 +120,16 @@ class ServerTestCase(unittest.TestCase):
         self.addCleanup(s.close)
         return RawConnection(s)
 
+    def idle_connections(self, n):
+        """n keep-alive connections, each idle after one answered request. 150 is more than
+        a worker keeps serving coroutines parked for."""
+        conns = [self.connect() for _ in range(n)]
+        for c in conns:
+            c.send(get("/"))
+        for c in conns:
+            self.assertEqual(c.read_response().status, 200)
+        return conns
+
     def http_client(self):
         c = http.client.HTTPConnection(HOST, self.port, timeout=SOCKET_TIMEOUT)
         self.addCleanup(c.close)
@@ -730,13 +740,7 @@ class TimeoutTest(ServerTestCase):
         self.assertLess(elapsed, self.IDLE_MS / 1000 + 1)
 
     def test_many_idle_keep_alive_connections_are_all_closed_at_the_idle_timeout(self):
-        # More idle connections than a worker keeps serving coroutines parked for: every one
-        # times out.
-        conns = [self.connect() for _ in range(150)]
-        for c in conns:
-            c.send(get("/"))
-        for c in conns:
-            self.assertEqual(c.read_response().status, 200)
+        conns = self.idle_connections(150)
         start = time.monotonic()
         for c in conns:
             self.assert_closed_by_server(c)
@@ -875,12 +879,7 @@ class GracefulShutdownTest(ServerTestCase):
         self.assertIn(b"stopped", self.server.stdout)
 
     def test_idle_keep_alive_connections_are_closed_promptly(self):
-        # 150: more idle connections than a worker keeps serving coroutines parked for.
-        conns = [self.connect() for _ in range(150)]
-        for c in conns:
-            c.send(get("/"))
-        for c in conns:
-            self.assertEqual(c.read_response().status, 200)
+        conns = self.idle_connections(150)
         start = time.monotonic()
         self.server.terminate()
         for c in conns:
