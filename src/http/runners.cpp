@@ -54,7 +54,7 @@ void serve_on_runner(worker& w, std::shared_ptr<connection> c) {
     slot = w.spare_runners.back();
     w.spare_runners.pop_back();
   }
-  // runner() catches nothing but returns its slot itself: the worker may be gone by the end.
+  // Detached: runner() hands its slot back itself, since the worker may be gone by its end.
   asio::co_spawn(w.ctx, connection::runner(w, *slot, std::move(c)), asio::detached);
 }
 
