@@ -136,14 +136,16 @@ class HelloFleetTest(unittest.TestCase):
 
     def test_a_balanced_client_spreads_its_calls_and_sigterm_exits_zero(self):
         target = "ipv4:" + ",".join("127.0.0.1:%d" % port for _, port in self.instances)
-        r = subprocess.run([HELLO_FLEET, "call", target, "fleet", "40"],
+        r = subprocess.run([HELLO_FLEET, "call", target, "fleet", "200"],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         counts = [int(line.split()[1]) for line in r.stdout.split("\n") if line]
-        # Round robin over both (the first calls go to whichever connected first).
+        # Round robin over both. The calls made before the second connection is ready all go
+        # to the first (14 of 40 once, on a loaded machine): enough calls that those few do not
+        # decide the spread.
         self.assertEqual(len(counts), 2, r.stdout)
-        self.assertEqual(sum(counts), 40)
-        self.assertGreaterEqual(min(counts), 15, r.stdout)
+        self.assertEqual(sum(counts), 200)
+        self.assertGreaterEqual(min(counts), 60, r.stdout)
         for proc, _ in self.instances:
             proc.send_signal(signal.SIGTERM)
         for proc, _ in self.instances:
