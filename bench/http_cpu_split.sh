@@ -33,7 +33,7 @@ case $peer in nginx | floor) ;; *) echo "peer: nginx or floor" >&2; exit 2 ;; es
 server_cpu=0
 client_cpu=1
 declare -A pid port
-for tool in wrk nginx taskset; do
+for tool in wrk taskset $([ "$peer" = nginx ] && echo nginx); do
   command -v "$tool" >/dev/null || { echo "missing $tool (./x bench installs it)" >&2; exit 1; }
 done
 [ -z "$perf_dir" ] || command -v perf >/dev/null || { echo "missing perf (linux-perf)" >&2; exit 1; }
